@@ -1,0 +1,26 @@
+"""GET /healthz (the process answers) and GET /readyz (its dependencies answer)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from pymongo.errors import PyMongoError
+
+from bridge.components import USERS
+from bridge.problems import dependency_unavailable
+
+log = logging.getLogger("bridge.health")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[USERS].ping()
+    except PyMongoError as error:
+        log.warning("not ready: mongodb", extra={"error": type(error).__name__})
+        raise dependency_unavailable("The user store") from None
+    return web.json_response({"status": "ready", "checks": {"mongodb": "ok"}})

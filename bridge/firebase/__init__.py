@@ -1,0 +1,1 @@
+"""Everything that talks to Google: service accounts, custom tokens (later sessions and users)."""

@@ -1,0 +1,83 @@
+"""From an external identity to a Firebase identity: uid derivation and developer claims.
+
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_UID_LENGTH = 128
+MAX_DEVELOPER_CLAIMS_BYTES = 1000
+
+# Claim names Firebase reserves; a custom token carrying one of them is refused by Firebase.
+RESERVED_CLAIMS = frozenset({
+    "acr", "amr", "at_hash", "aud", "auth_time", "azp", "cnf", "c_hash", "exp", "firebase",
+    "iat", "iss", "jti", "nbf", "nonce", "sub",
+})
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalIdentity:
+    """Who a partner says the user is, after the partner's credential has been verified."""
+
+    partner: str
+    external_id: str
+    email: str | None = None
+    display_name: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ClaimsTooLarge(ValueError):
+    """The developer claims would exceed Firebase's 1000-byte limit."""
+
+
+_MISSING = object()
+
+
+def claim_value(claims: Mapping[str, Any], name: str) -> Any:
+    """The claim `name`, or None. An exact key wins; otherwise dots walk into nested objects,
+    so both `https://example.com/roles` and `address.country` work."""
+    if name in claims:
+        return claims[name]
+    value: Any = claims
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part, _MISSING)
+        if value is _MISSING:
+            return None
+    return value
+
+
+def federated_uid(partner: str, external_id: str, uid_format: str = "{partner}:{external_id}") -> str:
+    """The Firebase uid for a partner's user: `uid_format` filled in, or, when that is longer than
+    Firebase's 128 characters, `{partner}:sha256:{hex sha-256 of external_id}` (deterministic)."""
+    uid = uid_format.format(partner=partner, external_id=external_id)
+    if len(uid) <= MAX_UID_LENGTH:
+        return uid
+    digest = hashlib.sha256(external_id.encode("utf-8")).hexdigest()
+    return f"{partner}:sha256:{digest}"
+
+
+def developer_claims(
+    identity: ExternalIdentity,
+    mapping: Mapping[str, str],
+    static: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The custom token's developer claims: static values, then mapped claims that are present."""
+    claims = dict(static)
+    for firebase_name, source_name in mapping.items():
+        value = claim_value(identity.claims, source_name)
+        if value is not None:
+            claims[firebase_name] = value
+    size = len(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > MAX_DEVELOPER_CLAIMS_BYTES:
+        raise ClaimsTooLarge(
+            f"developer claims are {size} bytes; Firebase allows {MAX_DEVELOPER_CLAIMS_BYTES}"
+        )
+    return claims

@@ -1,0 +1,182 @@
+"""The partners file: one TOML table per partner, validated once at start-up.
+
+A mistake fails start-up with a message naming the partner and the field, e.g.
+``partners.toml: partner 'acme', field 'algorithms': 'none' is never allowed``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bridge.identity import RESERVED_CLAIMS
+
+PARTNER_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
+EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS
+
+ClaimValue = str | int | float | bool
+
+
+class ConfigError(Exception):
+    """The configuration is wrong; the message says where and why."""
+
+
+class PartnerBase(BaseModel):
+    """What every kind of partner shares: how its users become Firebase users."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    display_name: str | None = None
+    # The Firebase uid; `{partner}` and `{external_id}` are replaced. Over 128 characters it is
+    # replaced by `{partner}:sha256:<hex digest of external_id>` (see identity.federated_uid).
+    uid_format: str = "{partner}:{external_id}"
+    # Developer claims in the custom token: Firebase claim name -> claim name in the partner's
+    # credential (dotted paths reach into nested objects).
+    claims: dict[str, str] = Field(default_factory=dict)
+    # Developer claims with fixed values, added to every custom token of this partner.
+    static_claims: dict[str, ClaimValue] = Field(default_factory=dict)
+
+    @field_validator("uid_format")
+    @classmethod
+    def _uid_format_names_external_id(cls, value: str) -> str:
+        if "{external_id}" not in value:
+            raise ValueError("must contain {external_id}")
+        try:
+            value.format(partner="p", external_id="x")
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(f"only {{partner}} and {{external_id}} may be used ({error})") from None
+        return value
+
+    @field_validator("claims", "static_claims")
+    @classmethod
+    def _no_reserved_claims(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(set(value) & RESERVED_CLAIMS)
+        if reserved:
+            raise ValueError(f"reserved claim names cannot be used: {', '.join(reserved)}")
+        return value
+
+
+class JwtPartnerConfig(PartnerBase):
+    """Users present a JWT the partner signed with a shared secret (HS*) or a private key (PEM)."""
+
+    kind: Literal["jwt"] = "jwt"
+    issuer: Annotated[str, Field(min_length=1)]
+    audience: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    algorithms: Annotated[list[str], Field(min_length=1)]
+    # Exactly one key source: an HMAC secret (env var or file) or a public key (inline or file).
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    public_key: str | None = None
+    public_key_file: Path | None = None
+
+    user_id_claim: str = "sub"
+    email_claim: str = "email"
+    name_claim: str = "name"
+    leeway_seconds: int = Field(30, ge=0, le=300)
+    max_token_bytes: int = Field(8192, ge=256, le=65536)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name.lower() == "none":
+                raise ValueError("'none' is never allowed")
+            if name not in SUPPORTED_ALGORITHMS:
+                raise ValueError(
+                    f"unsupported algorithm {name!r}; use {', '.join(sorted(SUPPORTED_ALGORITHMS))}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _one_key_one_family(self) -> JwtPartnerConfig:
+        secret = [s for s in (self.secret_env, self.secret_file) if s is not None]
+        public = [k for k in (self.public_key, self.public_key_file) if k is not None]
+        if len(secret) + len(public) != 1:
+            raise ValueError(
+                "set exactly one of secret_env, secret_file, public_key, public_key_file"
+            )
+        algorithms = set(self.algorithms)
+        if secret and not algorithms <= HMAC_ALGORITHMS:
+            raise ValueError("a secret key allows only HS256, HS384 or HS512 in algorithms")
+        if public and algorithms & HMAC_ALGORITHMS:
+            raise ValueError("a public key never allows HS* algorithms (key confusion)")
+        if public and algorithms & RSA_ALGORITHMS and algorithms & EC_ALGORITHMS:
+            raise ValueError("one key is RSA or EC, not both: split RS*/PS* and ES* algorithms")
+        return self
+
+    def audiences(self) -> list[str]:
+        return [self.audience] if isinstance(self.audience, str) else list(self.audience)
+
+
+# Every kind of partner, by the value of its `kind` field; later kinds join here.
+PARTNER_KINDS: dict[str, type[PartnerBase]] = {"jwt": JwtPartnerConfig}
+PartnerConfig = JwtPartnerConfig
+
+
+def _field_errors(partner_id: str, error: ValidationError) -> list[str]:
+    return [
+        f"partner {partner_id!r}, field {'.'.join(str(p) for p in e['loc']) or '(table)'!r}: {e['msg']}"
+        for e in error.errors(include_input=False)
+    ]
+
+
+def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig:
+    if not re.fullmatch(PARTNER_ID_PATTERN, partner_id):
+        raise ConfigError(f"partner {partner_id!r}: ids are 1-32 of a-z, 0-9, '-' and '_'")
+    if not isinstance(table, dict):
+        raise ConfigError(f"partner {partner_id!r}: must be a table")
+    model = PARTNER_KINDS.get(table.get("kind", ""))
+    if model is None:
+        raise ConfigError(f"partner {partner_id!r}, field 'kind': must be one of {', '.join(PARTNER_KINDS)}")
+    try:
+        config = model.model_validate(table)
+    except ValidationError as error:
+        raise ConfigError("; ".join(_field_errors(partner_id, error))) from None
+    assert isinstance(config, JwtPartnerConfig)
+    return config.model_copy(update=_resolved_paths(config, base_dir))
+
+
+def parse_partners(data: dict[str, Any], source: str, base_dir: Path) -> dict[str, PartnerConfig]:
+    """Validate a parsed partners document; relative key paths are resolved against base_dir.
+    Every mistake in the document is reported at once."""
+    unknown = sorted(set(data) - {"partners"})
+    partners = data.get("partners")
+    if unknown or not isinstance(partners, dict) or not partners:
+        raise ConfigError(f"{source}: expected only [partners.<id>] tables, at least one"
+                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    parsed: dict[str, PartnerConfig] = {}
+    problems: list[str] = []
+    for partner_id, table in partners.items():
+        try:
+            parsed[partner_id] = _parse_partner(partner_id, table, base_dir)
+        except ConfigError as error:
+            problems.append(str(error))
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return parsed
+
+
+def _resolved_paths(config: PartnerBase, base_dir: Path) -> dict[str, Path]:
+    return {
+        name: base_dir / value
+        for name in ("secret_file", "public_key_file")
+        if isinstance(value := getattr(config, name, None), Path) and not value.is_absolute()
+    }
+
+
+def load_partners_file(path: Path) -> dict[str, PartnerConfig]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"partners file {path} does not exist (set BRIDGE_PARTNERS_FILE)") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"partners file {path} is not valid TOML: {error}") from None
+    return parse_partners(data, str(path), path.parent)

@@ -1,0 +1,54 @@
+"""Settings, read once at start-up: `BRIDGE_*` environment variables plus the partners TOML file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bridge.partners.config import PartnerConfig, load_partners_file
+
+
+class Settings(BaseSettings):
+    """Every field can be set as `BRIDGE_<NAME>` (e.g. `BRIDGE_MONGODB_URI`)."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    partners_file: Path = Path("partners.toml")
+
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str = "bridge"
+    # How long a request waits for MongoDB before answering 503.
+    mongodb_timeout_ms: int = Field(2000, ge=100, le=60000)
+
+    # A Google service-account key file (JSON). GOOGLE_APPLICATION_CREDENTIALS is the fallback.
+    service_account_file: Path | None = None
+    # Defaults to the service account's project_id.
+    firebase_project_id: str | None = None
+    # Threads that sign custom tokens; `cryptography` releases the GIL, so this uses every core.
+    signing_threads: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1, le=64)
+
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    # Loaded from `partners_file` by `load_settings`; never from the environment.
+    partners: Mapping[str, PartnerConfig] = Field(default_factory=dict, exclude=True)
+
+    def service_account_path(self) -> Path | None:
+        if self.service_account_file:
+            return self.service_account_file
+        fallback = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+        return Path(fallback) if fallback else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Environment + overrides, then the partners file they name. Raises ConfigError when wrong."""
+    base = Settings(**overrides)  # type: ignore[arg-type]
+    return base.model_copy(update={"partners": load_partners_file(base.partners_file)})

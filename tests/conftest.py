@@ -1,0 +1,125 @@
+"""Fixtures: a real mongod and the Firebase Auth emulator as subprocesses, bridge apps on top.
+
+MONGODB_URI and FIREBASE_AUTH_EMULATOR_HOST point the suite at servers you run yourself instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from bridge.app import create_app
+from bridge.firebase.service_account import write_service_account
+from bridge.partners.config import parse_partners
+from bridge.settings import Settings
+from partner_tokens import PartnerKeys
+from stack import AuthEmulator, MongoServer
+
+PROJECT_ID = os.environ.get("BRIDGE_TEST_PROJECT_ID", "demo-bridge")
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri() -> Iterator[str]:
+    if uri := os.environ.get("MONGODB_URI"):
+        yield uri
+        return
+    server = MongoServer().start()
+    try:
+        yield server.uri
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def auth_emulator_host() -> Iterator[str]:
+    if host := os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
+        yield host
+        return
+    emulator = AuthEmulator(PROJECT_ID).start()
+    try:
+        yield emulator.host
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def service_account_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("service-account") / "service-account.json"
+    write_service_account(path, PROJECT_ID)
+    return path
+
+
+@pytest.fixture(scope="session")
+def partner_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[PartnerKeys, Path]:
+    keys = PartnerKeys()
+    directory = tmp_path_factory.mktemp("partners")
+    keys.write_files(directory)
+    return keys, directory
+
+
+@pytest.fixture
+def keys(partner_keys: tuple[PartnerKeys, Path]) -> PartnerKeys:
+    return partner_keys[0]
+
+
+@pytest.fixture
+def database_name() -> str:
+    return f"bridge_test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def make_settings(
+    mongodb_uri: str, service_account_file: Path, partner_keys: tuple[PartnerKeys, Path],
+    database_name: str,
+) -> Any:
+    keys, directory = partner_keys
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "mongodb_uri": mongodb_uri,
+            "mongodb_database": database_name,
+            "service_account_file": service_account_file,
+            "partners": parse_partners(keys.partners_document(), "test partners", directory),
+            "mongodb_timeout_ms": 1500,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> Settings:
+    settings: Settings = make_settings()
+    return settings
+
+
+@pytest.fixture
+def app(settings: Settings) -> web.Application:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, Any]:
+    test_client: TestClient[Any, Any] = await aiohttp_client(app)
+    return test_client
+
+
+@pytest.fixture
+async def db(mongodb_uri: str, database_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The test's own database, for assertions; dropped afterwards."""
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        yield mongo[database_name]
+    finally:
+        await mongo.drop_database(database_name)
+        await mongo.close()
