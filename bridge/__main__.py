@@ -16,13 +16,18 @@ def _serve(args: argparse.Namespace) -> int:
     from bridge.logs import configure_logging
     from bridge.settings import load_settings
 
-    overrides = {name: value for name in ("host", "port")
-                 if (value := getattr(args, name)) is not None}
+    overrides = {name: value for name in ("host", "port") if (value := getattr(args, name)) is not None}
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None,
-                print=lambda message: print(message, file=sys.stderr), shutdown_timeout=15)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=lambda message: print(message, file=sys.stderr),
+        shutdown_timeout=15,
+    )
     return 0
 
 
@@ -57,13 +62,15 @@ def _parser() -> argparse.ArgumentParser:
 
     keys = commands.add_parser("keys", help="key material").add_subparsers(dest="what", required=True)
     account = keys.add_parser(
-        "service-account", help="generate a local service-account key (emulator and tests only)")
+        "service-account", help="generate a local service-account key (emulator and tests only)"
+    )
     account.add_argument("--out", type=Path, default=Path("local/service-account.json"))
     account.add_argument("--project", default="demo-bridge", help="Firebase project id")
     account.set_defaults(run=_service_account)
 
     partners = commands.add_parser("partners", help="partners file").add_subparsers(
-        dest="what", required=True)
+        dest="what", required=True
+    )
     check = partners.add_parser("check", help="validate a partners file and load its keys")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_check_partners)

@@ -23,7 +23,7 @@ from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.service_account import load_service_account
 from bridge.partners import build_partners
 from bridge.problems import error_middleware
-from bridge.request_log import request_log_middleware
+from bridge.request_log import request_log_middleware, tag_log_records_with_request_id
 from bridge.settings import Settings
 from bridge.users import UserStore, open_client, try_ensure_indexes
 
@@ -32,6 +32,7 @@ OUTGOING_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 
 def create_app(settings: Settings) -> web.Application:
     """Build the app. Configuration mistakes raise ConfigError here, before anything listens."""
+    tag_log_records_with_request_id()
     app = web.Application(
         middlewares=[request_log_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
@@ -60,9 +61,7 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _http_session(app: web.Application) -> AsyncIterator[None]:
-    session = aiohttp.ClientSession(
-        timeout=OUTGOING_TIMEOUT, headers={"User-Agent": f"bridge/{__version__}"}
-    )
+    session = aiohttp.ClientSession(timeout=OUTGOING_TIMEOUT, headers={"User-Agent": f"bridge/{__version__}"})
     app[HTTP_SESSION] = session
     yield
     await session.close()

@@ -15,10 +15,26 @@ MAX_UID_LENGTH = 128
 MAX_DEVELOPER_CLAIMS_BYTES = 1000
 
 # Claim names Firebase reserves; a custom token carrying one of them is refused by Firebase.
-RESERVED_CLAIMS = frozenset({
-    "acr", "amr", "at_hash", "aud", "auth_time", "azp", "cnf", "c_hash", "exp", "firebase",
-    "iat", "iss", "jti", "nbf", "nonce", "sub",
-})
+RESERVED_CLAIMS = frozenset(
+    {
+        "acr",
+        "amr",
+        "at_hash",
+        "aud",
+        "auth_time",
+        "azp",
+        "cnf",
+        "c_hash",
+        "exp",
+        "firebase",
+        "iat",
+        "iss",
+        "jti",
+        "nbf",
+        "nonce",
+        "sub",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Literal
 
-from bridge.request_log import current_request_id
-
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -21,11 +19,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = current_request_id()
-        if request_id:
-            entry["request_id"] = request_id
         for name, value in vars(record).items():
-            if name not in _STANDARD_ATTRIBUTES and not name.startswith("_"):
+            if name not in _STANDARD_ATTRIBUTES and not name.startswith("_") and value is not None:
                 entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -37,7 +32,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s %(message)s%(request)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        request_id = current_request_id()
+        request_id = getattr(record, "request_id", None)
         record.request = f" [{request_id}]" if request_id else ""
         return super().format(record)
 

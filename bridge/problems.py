@@ -41,26 +41,34 @@ class Problem(Exception):
 
 
 def bad_request(detail: str, errors: list[dict[str, str]] | None = None) -> Problem:
-    return Problem(400, "bad-request", "Malformed request", detail,
-                   extra={"errors": errors} if errors else None)
+    return Problem(
+        400, "bad-request", "Malformed request", detail, extra={"errors": errors} if errors else None
+    )
 
 
 def invalid_credential() -> Problem:
     # One message for every reason, so the answer tells an attacker nothing; the log has the reason.
-    return Problem(401, "invalid-credential", "Invalid credential",
-                   "The credential was not accepted.",
-                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return Problem(
+        401,
+        "invalid-credential",
+        "Invalid credential",
+        "The credential was not accepted.",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 def unknown_partner(partner: str) -> Problem:
-    return Problem(400, "unknown-partner", "Unknown partner",
-                   f"No partner named {partner!r} is configured.")
+    return Problem(400, "unknown-partner", "Unknown partner", f"No partner named {partner!r} is configured.")
 
 
 def dependency_unavailable(dependency: str) -> Problem:
-    return Problem(503, "dependency-unavailable", "Service unavailable",
-                   f"{dependency} is not reachable; try again shortly.",
-                   headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)})
+    return Problem(
+        503,
+        "dependency-unavailable",
+        "Service unavailable",
+        f"{dependency} is not reachable; try again shortly.",
+        headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)},
+    )
 
 
 def problem_response(problem: Problem, request: web.Request) -> web.Response:
@@ -85,11 +93,17 @@ def problem_response(problem: Problem, request: web.Request) -> web.Response:
 
 
 def _from_http_exception(error: web.HTTPException) -> Problem:
-    kept = {name: value for name, value in error.headers.items()
-            if name in ("Allow", "Retry-After", "Location")}
+    kept = {
+        name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After", "Location")
+    }
     slug = error.reason.lower().replace(" ", "-")
-    return Problem(error.status, slug, error.reason, error.text if error.text and
-                   not error.text.startswith(f"{error.status}:") else None, headers=kept)
+    return Problem(
+        error.status,
+        slug,
+        error.reason,
+        error.text if error.text and not error.text.startswith(f"{error.status}:") else None,
+        headers=kept,
+    )
 
 
 @web.middleware
@@ -109,7 +123,11 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("unhandled error")
         return problem_response(
-            Problem(500, "internal-error", "Internal error",
-                    "Something went wrong on our side; the request id identifies it in our logs."),
+            Problem(
+                500,
+                "internal-error",
+                "Internal error",
+                "Something went wrong on our side; the request id identifies it in our logs.",
+            ),
             request,
         )

@@ -22,6 +22,25 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+_factory_installed = False
+
+
+def tag_log_records_with_request_id() -> None:
+    """Every log record created while a request is handled carries its `request_id`."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.request_id = _request_id.get()
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True
+
+
 def _request_id_for(request: web.Request) -> str:
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     if _VALID_REQUEST_ID.fullmatch(offered):

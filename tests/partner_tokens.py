@@ -17,18 +17,22 @@ AUDIENCE = "bridge"
 
 
 def _pem_public(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @dataclass
 class PartnerKeys:
     hmac_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     rsa_key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     ec_key: ec.EllipticCurvePrivateKey = field(
-        default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
 
     def write_files(self, directory: Path) -> None:
         (directory / "acme.secret").write_text(self.hmac_secret + "\n")
@@ -94,10 +98,18 @@ class PartnerKeys:
         }
         default_algorithm, default_key, issuer = defaults[partner]
         payload: dict[str, Any] = {
-            "iss": issuer, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 300,
+            "iss": issuer,
+            "aud": AUDIENCE,
+            "sub": "user-1",
+            "iat": now,
+            "exp": now + 300,
         }
         payload.update(claims)
         for name in drop:
             payload.pop(name, None)
-        return jwt.encode(payload, key if key is not None else default_key,
-                          algorithm=algorithm or default_algorithm, headers=headers)
+        return jwt.encode(
+            payload,
+            key if key is not None else default_key,
+            algorithm=algorithm or default_algorithm,
+            headers=headers,
+        )

@@ -14,14 +14,22 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from firebase_admin import auth
 
 from bridge.firebase.custom_tokens import FIREBASE_AUDIENCE
+
 from conftest import PROJECT_ID
 from partner_tokens import PartnerKeys
 
 
-async def test_custom_token_is_rs256_signed_by_the_service_account(client, keys, service_account_file: Path):
-    account = json.loads(service_account_file.read_text())
-    response = await client.post("/v1/login", json={
-        "partner": "acme", "token": keys.token(sub="frank", role="admin")})
+@pytest.fixture
+def service_account(service_account_file: Path) -> dict[str, Any]:
+    account: dict[str, Any] = json.loads(service_account_file.read_text())
+    return account
+
+
+async def test_custom_token_is_rs256_signed_by_the_service_account(client, keys, service_account):
+    account = service_account
+    response = await client.post(
+        "/v1/login", json={"partner": "acme", "token": keys.token(sub="frank", role="admin")}
+    )
     custom_token = (await response.json())["custom_token"]
 
     header = jwt.get_unverified_header(custom_token)
@@ -48,16 +56,22 @@ def firebase_app(auth_emulator_host: str, monkeypatch: pytest.MonkeyPatch) -> An
 async def test_the_auth_emulator_accepts_the_token_and_the_id_token_carries_uid_and_claims(
     client, keys: PartnerKeys, auth_emulator_host: str, firebase_app: Any
 ):
-    response = await client.post("/v1/login", json={
-        "partner": "acme", "token": keys.token(sub="grace", role="editor", plan={"tier": "pro"})})
+    response = await client.post(
+        "/v1/login",
+        json={"partner": "acme", "token": keys.token(sub="grace", role="editor", plan={"tier": "pro"})},
+    )
     custom_token = (await response.json())["custom_token"]
 
-    url = (f"http://{auth_emulator_host}/identitytoolkit.googleapis.com/v1/"
-           "accounts:signInWithCustomToken?key=test-api-key")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(url, json={"token": custom_token, "returnSecureToken": True}) as answer:
-            session = await answer.json()
-            assert answer.status == 200, session
+    url = (
+        f"http://{auth_emulator_host}/identitytoolkit.googleapis.com/v1/"
+        "accounts:signInWithCustomToken?key=test-api-key"
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json={"token": custom_token, "returnSecureToken": True}) as answer,
+    ):
+        session = await answer.json()
+        assert answer.status == 200, session
     assert session["refreshToken"]
 
     decoded = auth.verify_id_token(session["idToken"], app=firebase_app)

@@ -8,6 +8,7 @@ from typing import Any
 import jwt
 
 from bridge.identity import MAX_UID_LENGTH
+
 from partner_tokens import PartnerKeys
 
 
@@ -17,8 +18,9 @@ async def login(client: Any, partner: str, token: str) -> tuple[int, dict[str, A
 
 
 async def test_first_login_creates_the_user_and_returns_a_custom_token(client, keys: PartnerKeys, db):
-    token = keys.token(sub="alice", email="alice@acme.test", name="Alice A", role="editor",
-                       plan={"tier": "gold"})
+    token = keys.token(
+        sub="alice", email="alice@acme.test", name="Alice A", role="editor", plan={"tier": "gold"}
+    )
     status, body = await login(client, "acme", token)
 
     assert status == 200
@@ -57,16 +59,19 @@ async def test_a_second_login_updates_the_profile_and_counts(client, keys: Partn
 
 
 async def test_token_may_come_as_a_bearer_header(client, keys: PartnerKeys):
-    response = await client.post("/v1/login", json={"partner": "acme"},
-                                 headers={"Authorization": f"Bearer {keys.token(sub='carol')}"})
+    response = await client.post(
+        "/v1/login", json={"partner": "acme"}, headers={"Authorization": f"Bearer {keys.token(sub='carol')}"}
+    )
     assert response.status == 200
     assert (await response.json())["user"]["uid"] == "acme:carol"
 
 
 async def test_two_different_tokens_in_body_and_header_are_refused(client, keys: PartnerKeys, db):
     response = await client.post(
-        "/v1/login", json={"partner": "acme", "token": keys.token(sub="a")},
-        headers={"Authorization": f"Bearer {keys.token(sub='b')}"})
+        "/v1/login",
+        json={"partner": "acme", "token": keys.token(sub="a")},
+        headers={"Authorization": f"Bearer {keys.token(sub='b')}"},
+    )
     assert response.status == 400
     assert await db.users.count_documents({}) == 0
 

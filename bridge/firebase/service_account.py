@@ -28,9 +28,14 @@ def load_service_account(path: Path | None) -> credentials.Certificate:
     except OSError as error:
         raise ConfigError(f"service account {path}: cannot read ({error.strerror})") from None
     except (ValueError, KeyError) as error:
-        reason = "not valid JSON" if isinstance(error, json.JSONDecodeError) else (
-            "not a service-account key file (needs type, project_id, private_key_id, "
-            "private_key and client_email)")
+        reason = (
+            "not valid JSON"
+            if isinstance(error, json.JSONDecodeError)
+            else (
+                "not a service-account key file (needs type, project_id, private_key_id, "
+                "private_key and client_email)"
+            )
+        )
         raise ConfigError(f"service account {path}: {reason}") from None
 
 

@@ -100,9 +100,7 @@ class JwtPartnerConfig(PartnerBase):
         secret = [s for s in (self.secret_env, self.secret_file) if s is not None]
         public = [k for k in (self.public_key, self.public_key_file) if k is not None]
         if len(secret) + len(public) != 1:
-            raise ValueError(
-                "set exactly one of secret_env, secret_file, public_key, public_key_file"
-            )
+            raise ValueError("set exactly one of secret_env, secret_file, public_key, public_key_file")
         algorithms = set(self.algorithms)
         if secret and not algorithms <= HMAC_ALGORITHMS:
             raise ValueError("a secret key allows only HS256, HS384 or HS512 in algorithms")
@@ -122,10 +120,13 @@ PartnerConfig = JwtPartnerConfig
 
 
 def _field_errors(partner_id: str, error: ValidationError) -> list[str]:
-    return [
-        f"partner {partner_id!r}, field {'.'.join(str(p) for p in e['loc']) or '(table)'!r}: {e['msg']}"
-        for e in error.errors(include_input=False)
-    ]
+    messages = []
+    for e in error.errors(include_input=False):
+        where = f"partner {partner_id!r}"
+        if e["loc"]:
+            where += f", field {'.'.join(str(part) for part in e['loc'])!r}"
+        messages.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+    return messages
 
 
 def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig:
@@ -150,8 +151,10 @@ def parse_partners(data: dict[str, Any], source: str, base_dir: Path) -> dict[st
     unknown = sorted(set(data) - {"partners"})
     partners = data.get("partners")
     if unknown or not isinstance(partners, dict) or not partners:
-        raise ConfigError(f"{source}: expected only [partners.<id>] tables, at least one"
-                          + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+        raise ConfigError(
+            f"{source}: expected only [partners.<id>] tables, at least one"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+        )
     parsed: dict[str, PartnerConfig] = {}
     problems: list[str] = []
     for partner_id, table in partners.items():

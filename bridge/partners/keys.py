@@ -36,8 +36,7 @@ def _fail(partner_id: str, field: str, message: str) -> ConfigError:
 
 def _checked_secret(partner_id: str, field: str, secret: bytes) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
-        raise _fail(partner_id, field,
-                    f"the secret must be at least {MIN_SECRET_BYTES} bytes of random data")
+        raise _fail(partner_id, field, f"the secret must be at least {MIN_SECRET_BYTES} bytes of random data")
     return secret
 
 
@@ -74,7 +73,6 @@ def _public_key(partner_id: str, field: str, pem: bytes, algorithms: list[str]) 
     if isinstance(key, ec.EllipticCurvePublicKey):
         wrong = [a for a in algorithms if _EC_CURVE_FOR_ALGORITHM.get(a) != key.curve.name]
         if wrong:
-            raise _fail(partner_id, "algorithms",
-                        f"a {key.curve.name} key cannot verify {', '.join(wrong)}")
+            raise _fail(partner_id, "algorithms", f"a {key.curve.name} key cannot verify {', '.join(wrong)}")
         return key
     raise _fail(partner_id, field, "only RSA and EC public keys are supported")

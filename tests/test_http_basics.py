@@ -1,0 +1,68 @@
+"""The HTTP surface: health, problem+json for every error, request ids, logs without secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from bridge.logs import JsonFormatter
+
+
+async def test_healthz_and_readyz(client):
+    assert await (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"] == {"mongodb": "ok"}
+
+
+async def test_unknown_route_and_wrong_method_are_problem_json(client):
+    missing = await client.get("/nope")
+    assert missing.status == 404
+    assert missing.content_type == "application/problem+json"
+    assert (await missing.json())["status"] == 404
+    wrong = await client.get("/v1/login")
+    assert wrong.status == 405
+    assert wrong.headers["Allow"] == "POST"
+    assert wrong.content_type == "application/problem+json"
+
+
+async def test_request_id_is_returned_and_a_valid_incoming_one_kept(client):
+    generated = await client.get("/healthz")
+    assert len(generated.headers["X-Request-Id"]) == 32
+    kept = await client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert kept.headers["X-Request-Id"] == "abc-123"
+    replaced = await client.get("/healthz", headers={"X-Request-Id": "bad id\twith junk"})
+    assert replaced.headers["X-Request-Id"] != "bad id\twith junk"
+
+
+async def test_problem_carries_the_request_id(client):
+    response = await client.get("/nope", headers={"X-Request-Id": "trace-me"})
+    assert (await response.json())["request_id"] == "trace-me"
+
+
+async def test_request_log_line_has_fields_and_no_token(client, keys, caplog):
+    caplog.set_level(logging.INFO, logger="bridge.access")
+    token = keys.token(sub="logged")
+    await client.post(
+        "/v1/login?token=" + token,
+        json={"partner": "acme", "token": token},
+        headers={"X-Request-Id": "log-test"},
+    )
+    records = [r for r in caplog.records if r.name == "bridge.access"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["method"] == "POST" and line["path"] == "/v1/login" and line["status"] == 200
+    assert line["duration_ms"] >= 0
+    assert token not in json.dumps(line)
+
+
+async def test_log_lines_carry_the_request_id_of_their_request(client, keys, caplog):
+    caplog.set_level(logging.INFO)
+    await client.post(
+        "/v1/login", json={"partner": "acme", "token": "junk"}, headers={"X-Request-Id": "req-42"}
+    )
+    rejected = next(r for r in caplog.records if r.getMessage() == "login rejected")
+    line = json.loads(JsonFormatter().format(rejected))
+    assert line["request_id"] == "req-42"
+    assert line["partner"] == "acme"
+    assert line["reason"]
