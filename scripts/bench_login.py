@@ -54,7 +54,9 @@ def write_config(directory: Path, secret: str) -> Path:
     return partners
 
 
-def start_bridge(directory: Path, partners: Path, mongodb_uri: str, port: int) -> subprocess.Popen[bytes]:
+def start_bridge(
+    directory: Path, partners: Path, mongodb_uri: str, port: int, profile: str | None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "BRIDGE_PARTNERS_FILE": str(partners),
@@ -63,7 +65,15 @@ def start_bridge(directory: Path, partners: Path, mongodb_uri: str, port: int) -
         "BRIDGE_MONGODB_DATABASE": f"bench_{secrets.token_hex(4)}",
     }
     bridge = subprocess.Popen(
-        [sys.executable, "-m", "bridge", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            *(["-m", "cProfile", "-o", profile] if profile else []),
+            "-m",
+            "bridge",
+            "serve",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -112,6 +122,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--profile", metavar="FILE", help="run bridge under cProfile, stats to FILE")
     args = parser.parse_args()
 
     print("measuring RSA-2048 signing (1 s, one thread) ...", file=sys.stderr)
@@ -142,7 +153,7 @@ def main() -> None:
             mongo = MongoServer().start()
             mongodb_uri = mongo.uri
         port = free_port()
-        bridge = start_bridge(directory, partners, mongodb_uri, port)
+        bridge = start_bridge(directory, partners, mongodb_uri, port, args.profile)
         try:
             asyncio.run(drive(port, warmup, args.concurrency))
             latencies, errors, elapsed = asyncio.run(drive(port, tokens, args.concurrency))
