@@ -29,8 +29,6 @@ class Settings(BaseSettings):
 
     # A Google service-account key file (JSON). GOOGLE_APPLICATION_CREDENTIALS is the fallback.
     service_account_file: Path | None = None
-    # Defaults to the service account's project_id.
-    firebase_project_id: str | None = None
     # Threads that sign custom tokens (`cryptography` releases the GIL while signing). One core is
     # left to the event loop: on 2 cores, 1 thread gave 504 logins/s, 2 gave 471, 4 gave 382.
     signing_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=1, le=64)

@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--emulator-port", type=int, default=9099)
     args = parser.parse_args()
 
+    signal.signal(signal.SIGTERM, _interrupt)
     partners, account = prepare_local_files()
     started: list[MongoServer | AuthEmulator] = []
     bridge: subprocess.Popen[bytes] | None = None
@@ -141,6 +142,10 @@ def main() -> None:
                 bridge.kill()
         for component in reversed(started):
             component.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
