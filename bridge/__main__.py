@@ -43,11 +43,12 @@ def _service_account(args: argparse.Namespace) -> int:
 
 
 def _check_partners(args: argparse.Namespace) -> int:
-    from bridge.partners import build_partners
+    from bridge.partners.keys import check_partner_keys
 
-    partners = build_partners(load_partners_file(args.file))
-    for partner_id, partner in partners.items():
-        print(f"{partner_id}: {partner.config.kind} partner, ok")
+    partners = load_partners_file(args.file)
+    check_partner_keys(partners)
+    for partner_id, config in partners.items():
+        print(f"{partner_id}: {config.kind} partner, ok")
     return 0
 
 

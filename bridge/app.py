@@ -2,69 +2,92 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
-import aiohttp
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
-from bridge import __version__
 from bridge.api.routes import add_routes
+from bridge.api_keys import ApiKeys
+from bridge.attempts import LoginAttempts
 from bridge.components import (
-    HTTP_SESSION,
+    API_KEYS,
+    LOGIN_ATTEMPTS,
+    LOGINS,
     MONGO_CLIENT,
+    OUTBOUND,
     PARTNERS,
     SETTINGS,
     SIGNING_POOL,
     TOKEN_MINTER,
+    USED_TOKENS,
     USERS,
 )
+from bridge.database import open_client
 from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.service_account import load_service_account
+from bridge.logins import Logins
+from bridge.outbound import Outbound
 from bridge.partners import build_partners
 from bridge.problems import error_middleware
 from bridge.request_log import request_log_middleware, tag_log_records_with_request_id
 from bridge.settings import Settings
-from bridge.users import UserStore, open_client, try_ensure_indexes
+from bridge.used_tokens import UsedTokens
+from bridge.users import UserStore
 
-OUTGOING_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+log = logging.getLogger("bridge.app")
 
 
 def create_app(settings: Settings) -> web.Application:
-    """Build the app. Configuration mistakes raise ConfigError here, before anything listens."""
+    """Build the app. Configuration mistakes raise ConfigError here, before anything listens.
+    Nothing connects yet: MongoDB and the HTTP session open when the app starts."""
     tag_log_records_with_request_id()
     app = web.Application(
         middlewares=[request_log_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[PARTNERS] = build_partners(settings.partners)
+
+    mongo = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
+    database = mongo[settings.mongodb_database]
+    app[MONGO_CLIENT] = mongo
+    app[USERS] = UserStore(database)
+    app[USED_TOKENS] = UsedTokens(database)
+    app[LOGIN_ATTEMPTS] = LoginAttempts(database)
+    app[API_KEYS] = ApiKeys(database)
+    app[OUTBOUND] = Outbound()
+    app[PARTNERS] = build_partners(settings.partners, app[OUTBOUND], app[LOGIN_ATTEMPTS])
+
     service_account = load_service_account(settings.service_account_path())
-    signing_pool = ThreadPoolExecutor(settings.signing_threads, thread_name_prefix="sign")
-    app[SIGNING_POOL] = signing_pool
-    app[TOKEN_MINTER] = CustomTokenMinter(service_account, signing_pool)
+    app[SIGNING_POOL] = ThreadPoolExecutor(settings.signing_threads, thread_name_prefix="sign")
+    app[TOKEN_MINTER] = CustomTokenMinter(service_account, app[SIGNING_POOL])
+    app[LOGINS] = Logins(app[USERS], app[USED_TOKENS], app[TOKEN_MINTER])
+
     app.cleanup_ctx.append(_mongodb)
-    app.cleanup_ctx.append(_http_session)
+    app.cleanup_ctx.append(_outbound)
     app.on_cleanup.append(_stop_signing_pool)
     add_routes(app)
     return app
 
 
 async def _mongodb(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
-    app[MONGO_CLIENT] = client
-    app[USERS] = UserStore(client[settings.mongodb_database])
-    await try_ensure_indexes(app[USERS])
+    try:
+        await app[USERS].ensure_indexes()
+        await app[USED_TOKENS].ensure_indexes()
+        await app[LOGIN_ATTEMPTS].ensure_indexes()
+    except PyMongoError as error:
+        # bridge still starts (readiness says 503); the user store creates its indexes on first use.
+        log.warning("mongodb not reachable at start-up", extra={"error": type(error).__name__})
     yield
-    await client.close()
+    await app[MONGO_CLIENT].close()
 
 
-async def _http_session(app: web.Application) -> AsyncIterator[None]:
-    session = aiohttp.ClientSession(timeout=OUTGOING_TIMEOUT, headers={"User-Agent": f"bridge/{__version__}"})
-    app[HTTP_SESSION] = session
+async def _outbound(app: web.Application) -> AsyncIterator[None]:
+    await app[OUTBOUND].open()
     yield
-    await session.close()
+    await app[OUTBOUND].close()
 
 
 async def _stop_signing_pool(app: web.Application) -> None:

@@ -5,19 +5,27 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
+from bridge.api_keys import ApiKeys
+from bridge.attempts import LoginAttempts
 from bridge.firebase.custom_tokens import CustomTokenMinter
+from bridge.logins import Logins
+from bridge.outbound import Outbound
 from bridge.partners import Partner
 from bridge.settings import Settings
+from bridge.used_tokens import UsedTokens
 from bridge.users import UserStore
 
 SETTINGS = web.AppKey("settings", Settings)
 PARTNERS = web.AppKey("partners", dict[str, Partner])
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient[dict[str, Any]])
 USERS = web.AppKey("users", UserStore)
-HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+USED_TOKENS = web.AppKey("used_tokens", UsedTokens)
+LOGIN_ATTEMPTS = web.AppKey("login_attempts", LoginAttempts)
+API_KEYS = web.AppKey("api_keys", ApiKeys)
+OUTBOUND = web.AppKey("outbound", Outbound)
 SIGNING_POOL = web.AppKey("signing_pool", ThreadPoolExecutor)
 TOKEN_MINTER = web.AppKey("token_minter", CustomTokenMinter)
+LOGINS = web.AppKey("logins", Logins)

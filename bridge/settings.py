@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # left to the event loop: on 2 cores, 1 thread gave 504 logins/s, 2 gave 471, 4 gave 382.
     signing_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=1, le=64)
 
+    # Proxies whose X-Forwarded-For is believed (JSON list, e.g. '["10.0.0.5"]'); used for
+    # per-address login limits.
+    trusted_proxies: frozenset[str] = frozenset()
+
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

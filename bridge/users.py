@@ -2,52 +2,50 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
+from bridge.database import Document, Store
 from bridge.identity import ExternalIdentity
 
 log = logging.getLogger("bridge.users")
 
 USERS_COLLECTION = "users"
-# Fields returned to clients; MongoDB's _id stays internal.
+# MongoDB's _id stays internal.
 _PUBLIC_PROJECTION = {"_id": False}
+PUBLIC_FIELDS = (
+    "uid",
+    "partner",
+    "external_id",
+    "email",
+    "display_name",
+    "claims",
+    "created_at",
+    "updated_at",
+    "last_login_at",
+    "login_count",
+)
 
 
-class UserStore:
+class UserStore(Store):
     """Owns the `users` collection and its indexes."""
 
-    def __init__(self, database: AsyncDatabase[dict[str, Any]]) -> None:
-        self._database = database
-        self._users: AsyncCollection[dict[str, Any]] = database[USERS_COLLECTION]
-        self._indexes_ready = False
-        self._index_lock = asyncio.Lock()
+    collection_name = USERS_COLLECTION
 
-    async def ensure_indexes(self) -> None:
-        """Create the unique indexes the race-safe upsert relies on (idempotent, once per process)."""
-        if self._indexes_ready:
-            return
-        async with self._index_lock:
-            if self._indexes_ready:
-                return
-            await self._users.create_index(
-                [("partner", ASCENDING), ("external_id", ASCENDING)],
-                unique=True,
-                name="partner_external_id",
-            )
-            await self._users.create_index("uid", unique=True, name="uid")
-            self._indexes_ready = True
+    async def create_indexes(self) -> None:
+        """The unique indexes the race-safe upsert relies on."""
+        await self.collection.create_index(
+            [("partner", ASCENDING), ("external_id", ASCENDING)], unique=True, name="partner_external_id"
+        )
+        await self.collection.create_index("uid", unique=True, name="uid")
 
     async def ping(self) -> None:
-        await self._database.command("ping")
+        await self.database.command("ping")
 
     async def record_login(
         self,
@@ -55,7 +53,7 @@ class UserStore:
         uid: str,
         claims: Mapping[str, Any],
         now: datetime | None = None,
-    ) -> dict[str, Any]:
+    ) -> Document:
         """Create the user on first login, refresh the profile on later ones; one round trip.
 
         Concurrent first logins of one user are safe: with the unique index, MongoDB retries the
@@ -81,7 +79,7 @@ class UserStore:
         key = {"partner": identity.partner, "external_id": identity.external_id}
         for attempt in (1, 2):
             try:
-                user: dict[str, Any] | None = await self._users.find_one_and_update(
+                user: Document | None = await self.collection.find_one_and_update(
                     key,
                     update,
                     upsert=True,
@@ -96,34 +94,21 @@ class UserStore:
                 log.info("retrying a login upsert that lost a race", extra={"partner": identity.partner})
         raise AssertionError("unreachable")
 
-    async def find_by_uid(self, uid: str) -> dict[str, Any] | None:
-        user: dict[str, Any] | None = await self._users.find_one({"uid": uid}, _PUBLIC_PROJECTION)
+    async def find_by_uid(self, uid: str) -> Document | None:
+        user: Document | None = await self.collection.find_one({"uid": uid}, _PUBLIC_PROJECTION)
+        return user
+
+    async def find_by_external_id(self, partner: str, external_id: str) -> Document | None:
+        user: Document | None = await self.collection.find_one(
+            {"partner": partner, "external_id": external_id}, _PUBLIC_PROJECTION
+        )
         return user
 
 
-def open_client(uri: str, timeout_ms: int) -> AsyncMongoClient[dict[str, Any]]:
-    """A client that fails fast (timeout_ms) when MongoDB is down, so callers answer 503."""
-    return AsyncMongoClient(
-        uri,
-        tz_aware=True,
-        appname="bridge",
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        timeoutMS=timeout_ms * 2,
-    )
-
-
-async def try_ensure_indexes(store: UserStore) -> None:
-    """At start-up: create indexes if MongoDB answers; otherwise the first write will."""
-    try:
-        await store.ensure_indexes()
-    except PyMongoError as error:
-        log.warning(
-            "mongodb not reachable at start-up; indexes will be created on first use",
-            extra={"error": type(error).__name__},
-        )
-
-
 def public_user(user: Mapping[str, Any]) -> dict[str, Any]:
-    """The user record as JSON for clients (times as ISO 8601)."""
-    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in user.items()}
+    """The user record as JSON for clients, in a stable field order (times as ISO 8601)."""
+    public = {}
+    for name in PUBLIC_FIELDS:
+        value = user.get(name)
+        public[name] = value.isoformat() if isinstance(value, datetime) else value
+    return public

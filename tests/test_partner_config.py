@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bridge.partners import build_partners
 from bridge.partners.config import ConfigError, load_partners_file, parse_partners
+from bridge.partners.keys import check_partner_keys
 
 
 def partner(**fields: Any) -> dict[str, Any]:
@@ -25,7 +25,9 @@ def partner(**fields: Any) -> dict[str, Any]:
 
 
 def build(table: dict[str, Any], base_dir: Path = Path(".")) -> Any:
-    return build_partners(parse_partners({"partners": {"p1": table}}, "partners.toml", base_dir))
+    configs = parse_partners({"partners": {"p1": table}}, "partners.toml", base_dir)
+    check_partner_keys(configs)
+    return configs
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +97,8 @@ def test_relative_key_paths_resolve_against_the_partners_file(tmp_path, keys):
         '[partners.rsa]\nkind = "jwt"\nissuer = "https://rsa.test"\naudience = "bridge"\n'
         'algorithms = ["RS256", "PS256"]\npublic_key_file = "keys/rsa.pem"\n'
     )
-    partners = build_partners(load_partners_file(tmp_path / "partners.toml"))
+    partners = load_partners_file(tmp_path / "partners.toml")
+    check_partner_keys(partners)
     assert list(partners) == ["rsa"]
 
 

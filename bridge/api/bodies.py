@@ -38,3 +38,17 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
+
+
+def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str:
+    """The caller's address. `X-Forwarded-For` counts only when the direct peer is a trusted proxy
+    (BRIDGE_TRUSTED_PROXIES), and then its right-most address that is not a trusted proxy wins:
+    anything further left was written by the client and can be forged."""
+    remote = request.remote or "unknown"
+    if remote not in trusted_proxies:
+        return remote
+    forwarded = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in reversed(forwarded):
+        if hop not in trusted_proxies:
+            return hop
+    return remote

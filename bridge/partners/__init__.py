@@ -6,11 +6,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bridge.attempts import LoginAttempts
 from bridge.identity import ExternalIdentity, developer_claims, federated_uid
+from bridge.outbound import Outbound
 from bridge.partners.base import Verifier
-from bridge.partners.config import JwtPartnerConfig, PartnerConfig
-from bridge.partners.jwt_token import JwtVerifier
+from bridge.partners.config import (
+    JwtPartnerConfig,
+    OidcPartnerConfig,
+    PartnerConfig,
+    PasswordPartnerConfig,
+)
+from bridge.partners.jwks import JwksKeySet, TrustedKey
+from bridge.partners.jwt_token import JwtVerifier, KeySource, SingleKey
 from bridge.partners.keys import load_verification_key
+from bridge.partners.oidc import OidcDiscovery
+from bridge.partners.password import PasswordVerifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +29,14 @@ class Partner:
     config: PartnerConfig
     verifier: Verifier
 
+    @property
+    def single_use(self) -> bool:
+        return getattr(self.config, "single_use", False) is True
+
+    @property
+    def leeway_seconds(self) -> int:
+        return int(getattr(self.config, "leeway_seconds", 0))
+
     def uid_for(self, identity: ExternalIdentity) -> str:
         return federated_uid(self.id, identity.external_id, self.config.uid_format)
 
@@ -26,15 +44,36 @@ class Partner:
         return developer_claims(identity, self.config.claims, self.config.static_claims)
 
 
-def build_verifier(partner_id: str, config: PartnerConfig) -> Verifier:
-    if isinstance(config, JwtPartnerConfig):
-        return JwtVerifier(partner_id, config, load_verification_key(partner_id, config))
-    raise TypeError(f"no verifier for partner kind {config.kind!r}")
+def _key_source(
+    partner_id: str, config: JwtPartnerConfig | OidcPartnerConfig, outbound: Outbound
+) -> KeySource:
+    if isinstance(config, OidcPartnerConfig):
+        discovery = OidcDiscovery(config.issuer, outbound, config.fetch_timeout_seconds)
+        return JwksKeySet(partner_id, discovery.jwks_uri, config, config.algorithms, outbound)
+    if config.jwks_url is not None:
+        url = config.jwks_url
+
+        async def fixed_url() -> str:
+            return url
+
+        return JwksKeySet(partner_id, fixed_url, config, config.algorithms, outbound)
+    key = load_verification_key(partner_id, config)
+    return SingleKey(TrustedKey(None, key, frozenset(config.algorithms)))
 
 
-def build_partners(configs: Mapping[str, PartnerConfig]) -> dict[str, Partner]:
+def build_verifier(
+    partner_id: str, config: PartnerConfig, outbound: Outbound, attempts: LoginAttempts
+) -> Verifier:
+    if isinstance(config, PasswordPartnerConfig):
+        return PasswordVerifier(partner_id, config, outbound, attempts)
+    return JwtVerifier(partner_id, config, _key_source(partner_id, config, outbound))
+
+
+def build_partners(
+    configs: Mapping[str, PartnerConfig], outbound: Outbound, attempts: LoginAttempts
+) -> dict[str, Partner]:
     """Load every partner's keys once; raises ConfigError naming the partner and field."""
     return {
-        partner_id: Partner(partner_id, config, build_verifier(partner_id, config))
+        partner_id: Partner(partner_id, config, build_verifier(partner_id, config, outbound, attempts))
         for partner_id, config in configs.items()
     }

@@ -15,8 +15,19 @@ class PartnerToken:
     token: str
 
 
-# Later credential kinds (username/password relayed to the partner) join this union.
-Credential = PartnerToken
+@dataclass(frozen=True, slots=True)
+class PasswordLogin:
+    """A username and password that bridge relays to the partner's own login API."""
+
+    username: str
+    password: str
+    client_address: str
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger or traceback
+        return f"PasswordLogin(username={self.username!r}, password=<hidden>)"
+
+
+Credential = PartnerToken | PasswordLogin
 
 
 class CredentialRejected(Exception):
@@ -24,8 +35,16 @@ class CredentialRejected(Exception):
     clients always get one generic answer."""
 
 
+class CredentialReplayed(CredentialRejected):
+    """A single-use token was presented again."""
+
+
 class WrongCredentialKind(Exception):
     """The partner takes another kind of credential (e.g. a token where it expects a password)."""
+
+
+class KeysUnavailable(Exception):
+    """The partner's keys (JWKS) cannot be fetched and none are cached: answer 503, not 401."""
 
 
 class Verifier(Protocol):

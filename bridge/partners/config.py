@@ -10,8 +10,17 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bridge.identity import RESERVED_CLAIMS
 
@@ -64,22 +73,45 @@ class PartnerBase(BaseModel):
         return value
 
 
-class JwtPartnerConfig(PartnerBase):
-    """Users present a JWT the partner signed with a shared secret (HS*) or a private key (PEM)."""
+ScalarClaim = str | int | bool
 
-    kind: Literal["jwt"] = "jwt"
+
+def _is_loopback(host: str | None) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def require_https_url(value: str) -> str:
+    """https everywhere; plain http only to this machine (local stand-ins and tests)."""
+    url = urlsplit(value)
+    if not url.netloc or url.scheme not in ("https", "http"):
+        raise ValueError("must be an absolute http(s) URL")
+    if url.scheme == "http" and not _is_loopback(url.hostname):
+        raise ValueError("must use https (http is allowed only for loopback addresses)")
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(require_https_url)]
+
+
+class JwtRules(PartnerBase):
+    """Claim rules shared by every partner whose users present a JWT."""
+
     issuer: Annotated[str, Field(min_length=1)]
     audience: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
     algorithms: Annotated[list[str], Field(min_length=1)]
-    # Exactly one key source: an HMAC secret (env var or file) or a public key (inline or file).
-    secret_env: str | None = None
-    secret_file: Path | None = None
-    public_key: str | None = None
-    public_key_file: Path | None = None
 
+    # Where the user id is: `sub`, `email` or any claim; dotted paths reach nested claims.
     user_id_claim: str = "sub"
     email_claim: str = "email"
     name_claim: str = "name"
+    # Claims the token must carry: a value (exact match) or a list (one of them).
+    required_claims: dict[str, ScalarClaim | list[ScalarClaim]] = Field(default_factory=dict)
+    # Tokens issued (`iat`) longer ago than this are refused; setting it makes `iat` required.
+    max_token_age_seconds: int | None = Field(None, ge=1, le=30 * 86400)
+    # The header `typ` the token must have (compared case-insensitively), e.g. "JWT" or "at+jwt".
+    typ: str | None = None
+    # Accept each token once: `jti` is required and remembered in MongoDB until `exp`.
+    single_use: bool = False
     leeway_seconds: int = Field(30, ge=0, le=300)
     max_token_bytes: int = Field(8192, ge=256, le=65536)
 
@@ -95,28 +127,97 @@ class JwtPartnerConfig(PartnerBase):
                 )
         return value
 
+    def audiences(self) -> list[str]:
+        return [self.audience] if isinstance(self.audience, str) else list(self.audience)
+
+
+class KeySetRules(BaseModel):
+    """How a partner's published key set (JWKS) is fetched and cached."""
+
+    # Used when the JWKS answer has no Cache-Control max-age; max-age is kept within 60 s - 1 day.
+    jwks_cache_seconds: int = Field(600, ge=60, le=86400)
+    # An unknown `kid` triggers a refetch at most this often (no fetch storm from forged kids).
+    kid_miss_refresh_seconds: float = Field(60, ge=0.1, le=3600)
+    fetch_timeout_seconds: float = Field(5, gt=0, le=30)
+
+
+class JwtPartnerConfig(JwtRules, KeySetRules):
+    """Users present a JWT the partner signed: verified with a shared secret (HS*), a public key
+    (PEM) or the partner's published key set (`jwks_url`)."""
+
+    kind: Literal["jwt"] = "jwt"
+    # Exactly one key source.
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    public_key: str | None = None
+    public_key_file: Path | None = None
+    jwks_url: HttpsUrl | None = None
+
     @model_validator(mode="after")
     def _one_key_one_family(self) -> JwtPartnerConfig:
         secret = [s for s in (self.secret_env, self.secret_file) if s is not None]
-        public = [k for k in (self.public_key, self.public_key_file) if k is not None]
+        public = [k for k in (self.public_key, self.public_key_file, self.jwks_url) if k is not None]
         if len(secret) + len(public) != 1:
-            raise ValueError("set exactly one of secret_env, secret_file, public_key, public_key_file")
+            raise ValueError(
+                "set exactly one of secret_env, secret_file, public_key, public_key_file, jwks_url"
+            )
         algorithms = set(self.algorithms)
         if secret and not algorithms <= HMAC_ALGORITHMS:
             raise ValueError("a secret key allows only HS256, HS384 or HS512 in algorithms")
         if public and algorithms & HMAC_ALGORITHMS:
             raise ValueError("a public key never allows HS* algorithms (key confusion)")
-        if public and algorithms & RSA_ALGORITHMS and algorithms & EC_ALGORITHMS:
+        single_key = self.public_key is not None or self.public_key_file is not None
+        if single_key and algorithms & RSA_ALGORITHMS and algorithms & EC_ALGORITHMS:
             raise ValueError("one key is RSA or EC, not both: split RS*/PS* and ES* algorithms")
         return self
 
-    def audiences(self) -> list[str]:
-        return [self.audience] if isinstance(self.audience, str) else list(self.audience)
+
+class OidcPartnerConfig(JwtRules, KeySetRules):
+    """An OpenID Connect provider, configured by its issuer: its ID tokens are the credentials.
+    Keys come from the `jwks_uri` of `{issuer}/.well-known/openid-configuration`."""
+
+    kind: Literal["oidc"] = "oidc"
+    issuer: HttpsUrl
+    algorithms: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["RS256"])
+
+    @model_validator(mode="after")
+    def _public_keys_only(self) -> OidcPartnerConfig:
+        if set(self.algorithms) & HMAC_ALGORITHMS:
+            raise ValueError("OIDC providers publish public keys: HS* algorithms are not allowed")
+        return self
 
 
-# Every kind of partner, by the value of its `kind` field; later kinds join here.
-PARTNER_KINDS: dict[str, type[PartnerBase]] = {"jwt": JwtPartnerConfig}
-PartnerConfig = JwtPartnerConfig
+class PasswordPartnerConfig(PartnerBase):
+    """Users log in with username and password, which bridge relays to the partner's login API
+    (e.g. Strapi's `POST /api/auth/local` with `{identifier, password}` answering `{jwt, user}`)."""
+
+    kind: Literal["password"] = "password"
+    login_url: HttpsUrl
+    username_field: str = "identifier"
+    password_field: str = "password"
+    # Fixed fields added to every request body sent to the login API.
+    extra_fields: dict[str, ScalarClaim] = Field(default_factory=dict)
+    timeout_seconds: float = Field(5, gt=0, le=30)
+    # Where, in the login API's JSON answer, the user is (dotted paths).
+    user_id_path: str = "user.id"
+    email_path: str | None = "user.email"
+    name_path: str | None = "user.username"
+    # Brute-force protection: failed logins allowed per username and per client address within
+    # the window; beyond that the partner answers 429 until the window ends.
+    max_failures_per_user: int = Field(5, ge=1, le=1000)
+    max_failures_per_address: int = Field(50, ge=1, le=100000)
+    failure_window_seconds: int = Field(900, ge=10, le=86400)
+    max_username_length: int = Field(256, ge=1, le=1024)
+    max_password_length: int = Field(1024, ge=8, le=8192)
+
+
+# Every kind of partner, by the value of its `kind` field.
+PARTNER_KINDS: dict[str, type[PartnerBase]] = {
+    "jwt": JwtPartnerConfig,
+    "oidc": OidcPartnerConfig,
+    "password": PasswordPartnerConfig,
+}
+PartnerConfig = JwtPartnerConfig | OidcPartnerConfig | PasswordPartnerConfig
 
 
 def _field_errors(partner_id: str, error: ValidationError) -> list[str]:
@@ -141,7 +242,7 @@ def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig
         config = model.model_validate(table)
     except ValidationError as error:
         raise ConfigError("; ".join(_field_errors(partner_id, error))) from None
-    assert isinstance(config, JwtPartnerConfig)
+    assert isinstance(config, JwtPartnerConfig | OidcPartnerConfig | PasswordPartnerConfig)
     return config.model_copy(update=_resolved_paths(config, base_dir))
 
 

@@ -1,83 +1,141 @@
-"""Partner JWTs signed with a shared secret (HS*) or the partner's private key (RS*/PS*/ES*)."""
+"""Partner JWTs: HS* shared secrets, PEM public keys, JWKS URLs and OIDC providers."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Protocol
 
 import jwt
 
 from bridge.identity import ExternalIdentity, claim_value
 from bridge.partners.base import Credential, CredentialRejected, PartnerToken, WrongCredentialKind
-from bridge.partners.config import JwtPartnerConfig
-from bridge.partners.keys import VerificationKey
+from bridge.partners.config import JwtRules
+from bridge.partners.jwks import TrustedKey
 
 MAX_EXTERNAL_ID_LENGTH = 1024
 MAX_EMAIL_LENGTH = 320
 MAX_NAME_LENGTH = 256
+MAX_JTI_LENGTH = 256
+
+
+class KeySource(Protocol):
+    async def key_for(self, kid: str | None) -> TrustedKey:
+        """The trusted key for a token's `kid` (only a lookup key), or CredentialRejected."""
+        ...
+
+
+class SingleKey:
+    """One configured key (secret or PEM): every token is checked against it, whatever its kid."""
+
+    def __init__(self, key: TrustedKey) -> None:
+        self._key = key
+
+    async def key_for(self, kid: str | None) -> TrustedKey:
+        return self._key
 
 
 class JwtVerifier:
-    """Verifies one partner's JWTs with the one key and the algorithms configured for it.
+    """Verifies one partner's JWTs.
 
-    The token never chooses the key: `jku`, `x5u`, `jwk` and `kid` headers are ignored, and the
-    `alg` header must be in the partner's allow-list.
+    The token never chooses the key: `jku`, `x5u` and `jwk` headers are ignored, `kid` only selects
+    among keys the partner's configuration already trusts, and `alg` must be in the allow-list of
+    that key (its family, narrowed by the partner's `algorithms`).
     """
 
-    def __init__(self, partner_id: str, config: JwtPartnerConfig, key: VerificationKey) -> None:
+    def __init__(self, partner_id: str, rules: JwtRules, keys: KeySource) -> None:
         self._partner_id = partner_id
-        self._config = config
-        self._key = key
-        self._audiences = config.audiences()
-        self._jwt = jwt.PyJWT(options={"require": ["exp", "iss", "aud"]})
+        self._rules = rules
+        self._keys = keys
+        self._audiences = rules.audiences()
+        required = ["exp", "iss", "aud"]
+        if rules.max_token_age_seconds is not None:
+            required.append("iat")
+        if rules.single_use:
+            required.append("jti")
+        self._jwt = jwt.PyJWT(options={"require": required})
 
     async def verify(self, credential: Credential) -> ExternalIdentity:
         if not isinstance(credential, PartnerToken):
             raise WrongCredentialKind("this partner accepts a token")
-        claims = self.decode(credential.token)
+        claims = await self.decode(credential.token)
         return self.identity_from(claims)
 
-    def decode(self, token: str) -> dict[str, Any]:
-        if len(token) > self._config.max_token_bytes:
-            raise CredentialRejected(f"token is longer than {self._config.max_token_bytes} bytes")
+    async def decode(self, token: str) -> dict[str, Any]:
+        if len(token) > self._rules.max_token_bytes:
+            raise CredentialRejected(f"token is longer than {self._rules.max_token_bytes} bytes")
+        header = self._checked_header(token)
+        key = await self._keys.key_for(header.get("kid") if isinstance(header.get("kid"), str) else None)
         try:
-            decoded = self._jwt.decode_complete(
+            claims: dict[str, Any] = self._jwt.decode(
                 token,
-                self._key,
-                algorithms=self._config.algorithms,
+                key.key,
+                algorithms=sorted(key.algorithms),
                 audience=self._audiences,
-                issuer=self._config.issuer,
-                leeway=self._config.leeway_seconds,
+                issuer=self._rules.issuer,
+                leeway=self._rules.leeway_seconds,
             )
         except jwt.PyJWTError as error:
             raise CredentialRejected(f"{type(error).__name__}: {error}") from None
-        if "crit" in decoded["header"]:
-            raise CredentialRejected("token has a crit header; no extension is understood")
-        claims: dict[str, Any] = decoded["payload"]
+        self._check_claim_rules(claims)
         return claims
+
+    def _checked_header(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise CredentialRejected(f"{type(error).__name__}: {error}") from None
+        if header.get("alg") not in self._rules.algorithms:
+            raise CredentialRejected(f"algorithm {header.get('alg')!r} is not allowed")
+        if "crit" in header:
+            raise CredentialRejected("token has a crit header; no extension is understood")
+        if self._rules.typ is not None and str(header.get("typ", "")).lower() != self._rules.typ.lower():
+            raise CredentialRejected(f"header typ is not {self._rules.typ!r}")
+        return header
+
+    def _check_claim_rules(self, claims: dict[str, Any]) -> None:
+        rules = self._rules
+        if rules.max_token_age_seconds is not None:
+            age = time.time() - float(claims["iat"])
+            if age > rules.max_token_age_seconds + rules.leeway_seconds:
+                raise CredentialRejected(f"token is older than {rules.max_token_age_seconds} s")
+        for name, expected in rules.required_claims.items():
+            value = claim_value(claims, name)
+            allowed = expected if isinstance(expected, list) else [expected]
+            if value is None or isinstance(value, dict | list) or not _one_of(value, allowed):
+                raise CredentialRejected(f"required claim {name!r} does not match")
+        if rules.single_use:
+            jti = claims.get("jti")
+            if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+                raise CredentialRejected("jti must be a non-empty string for single-use tokens")
 
     def identity_from(self, claims: dict[str, Any]) -> ExternalIdentity:
         return ExternalIdentity(
             partner=self._partner_id,
-            external_id=self._external_id(claims),
-            email=_optional_text(claims, self._config.email_claim, MAX_EMAIL_LENGTH),
-            display_name=_optional_text(claims, self._config.name_claim, MAX_NAME_LENGTH),
+            external_id=external_id(claims, self._rules.user_id_claim),
+            email=optional_text(claims, self._rules.email_claim, MAX_EMAIL_LENGTH),
+            display_name=optional_text(claims, self._rules.name_claim, MAX_NAME_LENGTH),
             claims=claims,
         )
 
-    def _external_id(self, claims: dict[str, Any]) -> str:
-        name = self._config.user_id_claim
-        value = claim_value(claims, name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str) or not value.strip():
-            raise CredentialRejected(f"user-id claim {name!r} is missing or not a string")
-        if len(value) > MAX_EXTERNAL_ID_LENGTH:
-            raise CredentialRejected(f"user-id claim {name!r} is over {MAX_EXTERNAL_ID_LENGTH} chars")
-        return value
+
+def _one_of(value: Any, allowed: list[Any]) -> bool:
+    # bool is an int in Python: compare types too, so `true` never matches `1`.
+    return any(type(value) is type(option) and value == option for option in allowed)
 
 
-def _optional_text(claims: dict[str, Any], name: str, limit: int) -> str | None:
+def external_id(claims: dict[str, Any], name: str) -> str:
     value = claim_value(claims, name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise CredentialRejected(f"user-id claim {name!r} is missing or not a string")
+    if len(value) > MAX_EXTERNAL_ID_LENGTH:
+        raise CredentialRejected(f"user-id claim {name!r} is over {MAX_EXTERNAL_ID_LENGTH} chars")
+    return value
+
+
+def optional_text(claims: dict[str, Any], name: str | None, limit: int) -> str | None:
+    value = claim_value(claims, name) if name else None
     if isinstance(value, str) and 0 < len(value) <= limit:
         return value
     return None

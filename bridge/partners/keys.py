@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from bridge.partners.config import EC_ALGORITHMS, ConfigError, JwtPartnerConfig
+from bridge.partners.config import EC_ALGORITHMS, ConfigError, JwtPartnerConfig, PartnerConfig
 
 MIN_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
@@ -28,6 +29,14 @@ def load_verification_key(partner_id: str, config: JwtPartnerConfig) -> Verifica
         assert config.public_key_file is not None
         pem, field = _read(partner_id, "public_key_file", config.public_key_file), "public_key_file"
     return _public_key(partner_id, field, pem, config.algorithms)
+
+
+def check_partner_keys(configs: Mapping[str, PartnerConfig]) -> None:
+    """Load every configured secret and PEM key once, as start-up does (ConfigError if one is bad).
+    Keys published at a JWKS URL are fetched on first use, not here."""
+    for partner_id, config in configs.items():
+        if isinstance(config, JwtPartnerConfig) and config.jwks_url is None:
+            load_verification_key(partner_id, config)
 
 
 def _fail(partner_id: str, field: str, message: str) -> ConfigError:

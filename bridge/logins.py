@@ -1,0 +1,51 @@
+"""The login pipeline shared by every way in: credential → identity → user record + custom token."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.firebase.custom_tokens import CustomTokenMinter
+from bridge.identity import ExternalIdentity
+from bridge.partners import Partner
+from bridge.partners.base import Credential, CredentialReplayed
+from bridge.used_tokens import UsedTokens
+from bridge.users import UserStore
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    user: dict[str, Any]
+    custom_token: str
+
+
+class Logins:
+    def __init__(self, users: UserStore, used_tokens: UsedTokens, minter: CustomTokenMinter) -> None:
+        self._users = users
+        self._used_tokens = used_tokens
+        self._minter = minter
+
+    async def login(self, partner: Partner, credential: Credential) -> LoginResult:
+        """Verify, map, then write. Every check that can refuse the login runs before the first
+        write: a rejected login changes nothing (a single-use token is spent only when all else
+        passed). Raises CredentialRejected, ClaimsTooLarge and the verifiers' own errors."""
+        identity = await partner.verifier.verify(credential)
+        uid = partner.uid_for(identity)
+        claims = partner.developer_claims(identity)
+        if partner.single_use:
+            await self._spend(partner, identity)
+        # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
+        user, custom_token = await asyncio.gather(
+            self._users.record_login(identity, uid, claims),
+            self._minter.mint(uid, claims),
+        )
+        return LoginResult(user, custom_token)
+
+    async def _spend(self, partner: Partner, identity: ExternalIdentity) -> None:
+        jti, exp = identity.claims["jti"], identity.claims["exp"]
+        # Remembered until the token could no longer pass verification anyway.
+        expires_at = datetime.fromtimestamp(int(exp) + partner.leeway_seconds, UTC)
+        if not await self._used_tokens.use(partner.id, jti, expires_at):
+            raise CredentialReplayed("token has already been used")
