@@ -1,14 +1,21 @@
-"""The `bridge` command: serve, keys, partners."""
+"""The `bridge` command: serve, keys, partners, api-keys."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bridge.api_keys import SCOPES
 from bridge.partners.config import ConfigError, load_partners_file
+
+if TYPE_CHECKING:
+    from bridge.api_keys import ApiKeys
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -52,6 +59,54 @@ def _check_partners(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
+    from bridge.api_keys import ApiKeys
+    from bridge.database import open_client
+    from bridge.settings import Settings
+
+    settings = Settings()
+    client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
+    try:
+        return await action(ApiKeys(client[settings.mongodb_database]))
+    finally:
+        await client.close()
+
+
+def _api_keys_create(args: argparse.Namespace) -> int:
+    async def create(keys: ApiKeys) -> int:
+        key, plaintext = await keys.create(args.name, set(args.scope))
+        print(
+            f"created API key {key.key_id} ({key.name}) with scopes {', '.join(sorted(key.scopes))}",
+            file=sys.stderr,
+        )
+        print("the key is shown once; store it in your secret manager:", file=sys.stderr)
+        print(plaintext)
+        return 0
+
+    return asyncio.run(_with_api_keys(create))
+
+
+def _api_keys_list(args: argparse.Namespace) -> int:
+    async def show(keys: ApiKeys) -> int:
+        for key in await keys.list():
+            state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active"
+            print(f"{key['key_id']}  {key['name']:<24} {','.join(key['scopes']):<40} {state}")
+        return 0
+
+    return asyncio.run(_with_api_keys(show))
+
+
+def _api_keys_revoke(args: argparse.Namespace) -> int:
+    async def revoke(keys: ApiKeys) -> int:
+        if await keys.revoke(args.key_id):
+            print(f"revoked {args.key_id}")
+            return 0
+        print(f"no active key {args.key_id}", file=sys.stderr)
+        return 1
+
+    return asyncio.run(_with_api_keys(revoke))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +130,19 @@ def _parser() -> argparse.ArgumentParser:
     check = partners.add_parser("check", help="validate a partners file and load its keys")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_check_partners)
+    api_keys = commands.add_parser(
+        "api-keys", help="backend API keys (MongoDB from BRIDGE_MONGODB_URI)"
+    ).add_subparsers(dest="what", required=True)
+    create = api_keys.add_parser("create", help="create a key; prints it once")
+    create.add_argument("--name", required=True, help="who uses it, e.g. 'acme-backend'")
+    create.add_argument(
+        "--scope", action="append", required=True, choices=sorted(SCOPES), help="repeat for several scopes"
+    )
+    create.set_defaults(run=_api_keys_create)
+    api_keys.add_parser("list", help="list keys (never their secrets)").set_defaults(run=_api_keys_list)
+    revoke = api_keys.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(run=_api_keys_revoke)
     return parser
 
 

@@ -22,6 +22,7 @@ from bridge.firebase.service_account import write_service_account
 from bridge.partners.config import parse_partners
 from bridge.settings import Settings
 
+from partner_server import PartnerServer
 from partner_tokens import PartnerKeys
 from stack import AuthEmulator, MongoServer
 
@@ -86,12 +87,14 @@ def make_settings(
 ) -> Any:
     keys, directory = partner_keys
 
-    def make(**overrides: Any) -> Settings:
+    def make(extra_partners: dict[str, Any] | None = None, **overrides: Any) -> Settings:
+        document = keys.partners_document()
+        document["partners"].update(extra_partners or {})
         values: dict[str, Any] = {
             "mongodb_uri": mongodb_uri,
             "mongodb_database": database_name,
             "service_account_file": service_account_file,
-            "partners": parse_partners(keys.partners_document(), "test partners", directory),
+            "partners": parse_partners(document, "test partners", directory),
             "mongodb_timeout_ms": 1500,
         }
         values.update(overrides)
@@ -115,6 +118,15 @@ def app(settings: Settings) -> web.Application:
 async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, Any]:
     test_client: TestClient[Any, Any] = await aiohttp_client(app)
     return test_client
+
+
+@pytest.fixture
+async def partner_server(aiohttp_server: Any) -> PartnerServer:
+    """The partner's remote services (JWKS, OIDC discovery, login API) on loopback."""
+    server = PartnerServer()
+    running = await aiohttp_server(server.app())
+    server.base_url = str(running.make_url("")).rstrip("/")
+    return server
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from bridge.outbound import Outbound, UpstreamError
 from bridge.partners.base import CredentialRejected, KeysUnavailable
@@ -73,7 +73,7 @@ def _trusted_key(entry: Any, allowed: frozenset[str]) -> TrustedKey | None:
         return None
     try:
         key = PyJWK({k: v for k, v in entry.items() if k != "alg"}, next(iter(algorithms))).key
-    except (PyJWKError, ValueError, TypeError, KeyError):
+    except (PyJWTError, ValueError, TypeError, KeyError):
         return None
     kid = entry.get("kid")
     return TrustedKey(kid if isinstance(kid, str) else None, key, frozenset(algorithms))
