@@ -9,16 +9,22 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+from bridge.accounts import Accounts
 from bridge.api.routes import add_routes
 from bridge.api_keys import ApiKeys
 from bridge.attempts import LoginAttempts
 from bridge.components import (
+    ACCOUNTS,
     API_KEYS,
+    FIREBASE_AUTH,
+    FIREBASE_POOL,
+    IDEMPOTENCY_KEYS,
     LOGIN_ATTEMPTS,
     LOGINS,
     MONGO_CLIENT,
     OUTBOUND,
     PARTNERS,
+    SESSION_API,
     SETTINGS,
     SIGNING_POOL,
     TOKEN_MINTER,
@@ -26,8 +32,11 @@ from bridge.components import (
     USERS,
 )
 from bridge.database import open_client
+from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.service_account import load_service_account
+from bridge.firebase.sessions import SessionApi
+from bridge.idempotency import IdempotencyKeys
 from bridge.logins import Logins
 from bridge.outbound import Outbound
 from bridge.partners import build_partners
@@ -38,6 +47,9 @@ from bridge.used_tokens import UsedTokens
 from bridge.users import UserStore
 
 log = logging.getLogger("bridge.app")
+
+# firebase-admin calls block on HTTP; this many may be in flight at once.
+FIREBASE_THREADS = 8
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -63,11 +75,17 @@ def create_app(settings: Settings) -> web.Application:
     service_account = load_service_account(settings.service_account_path())
     app[SIGNING_POOL] = ThreadPoolExecutor(settings.signing_threads, thread_name_prefix="sign")
     app[TOKEN_MINTER] = CustomTokenMinter(service_account, app[SIGNING_POOL])
-    app[LOGINS] = Logins(app[USERS], app[USED_TOKENS], app[TOKEN_MINTER])
+    app[FIREBASE_POOL] = ThreadPoolExecutor(FIREBASE_THREADS, thread_name_prefix="firebase")
+    project_id = settings.firebase_project_id or service_account.project_id
+    app[FIREBASE_AUTH] = FirebaseAuth(service_account, project_id, app[FIREBASE_POOL])
+    app[SESSION_API] = SessionApi(app[OUTBOUND], settings.firebase_web_api_key, *settings.session_api_urls())
+    app[LOGINS] = Logins(app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API])
+    app[IDEMPOTENCY_KEYS] = IdempotencyKeys(database)
+    app[ACCOUNTS] = Accounts(app[USERS], app[FIREBASE_AUTH])
 
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_outbound)
-    app.on_cleanup.append(_stop_signing_pool)
+    app.on_cleanup.append(_stop_thread_pools)
     add_routes(app)
     return app
 
@@ -77,6 +95,7 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
         await app[USERS].ensure_indexes()
         await app[USED_TOKENS].ensure_indexes()
         await app[LOGIN_ATTEMPTS].ensure_indexes()
+        await app[IDEMPOTENCY_KEYS].ensure_indexes()
     except PyMongoError as error:
         # bridge still starts (readiness says 503); the user store creates its indexes on first use.
         log.warning("mongodb not reachable at start-up", extra={"error": type(error).__name__})
@@ -90,5 +109,7 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
     await app[OUTBOUND].close()
 
 
-async def _stop_signing_pool(app: web.Application) -> None:
+async def _stop_thread_pools(app: web.Application) -> None:
     app[SIGNING_POOL].shutdown(wait=True)
+    app[FIREBASE_POOL].shutdown(wait=True)
+    app[FIREBASE_AUTH].close()

@@ -8,9 +8,13 @@ from typing import Any
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
+from bridge.accounts import Accounts
 from bridge.api_keys import ApiKeys
 from bridge.attempts import LoginAttempts
+from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.firebase.custom_tokens import CustomTokenMinter
+from bridge.firebase.sessions import SessionApi
+from bridge.idempotency import IdempotencyKeys
 from bridge.logins import Logins
 from bridge.outbound import Outbound
 from bridge.partners import Partner
@@ -29,3 +33,8 @@ OUTBOUND = web.AppKey("outbound", Outbound)
 SIGNING_POOL = web.AppKey("signing_pool", ThreadPoolExecutor)
 TOKEN_MINTER = web.AppKey("token_minter", CustomTokenMinter)
 LOGINS = web.AppKey("logins", Logins)
+FIREBASE_POOL = web.AppKey("firebase_pool", ThreadPoolExecutor)
+FIREBASE_AUTH = web.AppKey("firebase_auth", FirebaseAuth)
+SESSION_API = web.AppKey("session_api", SessionApi)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+IDEMPOTENCY_KEYS = web.AppKey("idempotency_keys", IdempotencyKeys)

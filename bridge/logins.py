@@ -1,4 +1,5 @@
-"""The login pipeline shared by every way in: credential → identity → user record + custom token."""
+"""The login pipeline shared by every way in: credential → identity → user record + custom token
+(+ a Firebase session when asked)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.firebase.custom_tokens import CustomTokenMinter
+from bridge.firebase.sessions import Session, SessionApi
 from bridge.identity import ExternalIdentity
 from bridge.partners import Partner
 from bridge.partners.base import Credential, CredentialReplayed
@@ -19,18 +21,25 @@ from bridge.users import UserStore
 class LoginResult:
     user: dict[str, Any]
     custom_token: str
+    session: Session | None = None
 
 
 class Logins:
-    def __init__(self, users: UserStore, used_tokens: UsedTokens, minter: CustomTokenMinter) -> None:
+    def __init__(
+        self, users: UserStore, used_tokens: UsedTokens, minter: CustomTokenMinter, sessions: SessionApi
+    ) -> None:
         self._users = users
         self._used_tokens = used_tokens
         self._minter = minter
+        self._sessions = sessions
 
-    async def login(self, partner: Partner, credential: Credential) -> LoginResult:
+    async def login(
+        self, partner: Partner, credential: Credential, *, with_session: bool = False
+    ) -> LoginResult:
         """Verify, map, then write. Every check that can refuse the login runs before the first
         write: a rejected login changes nothing (a single-use token is spent only when all else
-        passed). Raises CredentialRejected, ClaimsTooLarge and the verifiers' own errors."""
+        passed). Raises CredentialRejected, ClaimsTooLarge, UserDisabled and the verifiers' own
+        errors; with a session, also the session API's."""
         identity = await partner.verifier.verify(credential)
         uid = partner.uid_for(identity)
         claims = partner.developer_claims(identity)
@@ -39,9 +48,12 @@ class Logins:
         # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
         user, custom_token = await asyncio.gather(
             self._users.record_login(identity, uid, claims),
-            self._minter.mint(uid, claims),
+            self._minter.mint(uid, claims, partner.config.tenant_id),
         )
-        return LoginResult(user, custom_token)
+        session = (
+            await self._sessions.sign_in(custom_token, partner.config.tenant_id) if with_session else None
+        )
+        return LoginResult(user, custom_token, session)
 
     async def _spend(self, partner: Partner, identity: ExternalIdentity) -> None:
         jti, exp = identity.claims["jti"], identity.claims["exp"]

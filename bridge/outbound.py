@@ -51,7 +51,7 @@ class Outbound:
         """GET a JSON document (redirects are not followed); returns (document, headers)."""
         status, document, headers = await self._request("GET", url, None, timeout_seconds, max_bytes)
         if status != 200:
-            raise UpstreamError(f"GET {url} answered {status}")
+            raise UpstreamError(f"GET {_without_query(url)} answered {status}")
         return document, headers
 
     async def post_json(
@@ -66,24 +66,44 @@ class Outbound:
         status, document, _ = await self._request("POST", url, body, timeout_seconds, max_bytes)
         return status, document
 
+    async def post_form(
+        self,
+        url: str,
+        form: Mapping[str, str],
+        *,
+        timeout_seconds: float,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> tuple[int, Any]:
+        """POST application/x-www-form-urlencoded; returns (status, JSON answer or None)."""
+        status, document, _ = await self._request("POST", url, form, timeout_seconds, max_bytes, form=True)
+        return status, document
+
     async def _request(
-        self, method: str, url: str, body: Mapping[str, Any] | None, timeout_seconds: float, max_bytes: int
+        self,
+        method: str,
+        url: str,
+        body: Mapping[str, Any] | None,
+        timeout_seconds: float,
+        max_bytes: int,
+        form: bool = False,
     ) -> tuple[int, Any, Mapping[str, str]]:
+        where = f"{method} {_without_query(url)}"  # query strings may hold keys: never in messages
         try:
             async with self.session.request(
                 method,
                 url,
-                json=body,
+                json=None if form else body,
+                data=body if form else None,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout_seconds),
                 headers={"Accept": "application/json"},
             ) as response:
-                raw = await _read_capped(response, max_bytes, url)
+                raw = await _read_capped(response, max_bytes, where)
                 return response.status, _json_or_none(raw), dict(response.headers)
         except TimeoutError:
-            raise UpstreamTimeout(f"{method} {url} timed out after {timeout_seconds} s") from None
+            raise UpstreamTimeout(f"{where} timed out after {timeout_seconds} s") from None
         except aiohttp.ClientError as error:
-            raise UpstreamError(f"{method} {url} failed: {type(error).__name__}") from None
+            raise UpstreamError(f"{where} failed: {type(error).__name__}") from None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int, url: str) -> bytes:
@@ -96,6 +116,10 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int, url: st
             raise UpstreamError(f"{url} answered more than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _without_query(url: str) -> str:
+    return url.split("?", 1)[0]
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     # left to the event loop: on 2 cores, 1 thread gave 504 logins/s, 2 gave 471, 4 gave 382.
     signing_threads: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1), ge=1, le=64)
 
+    # Firebase: the Web API key used for the Identity Toolkit REST API (sessions). Not a secret
+    # (apps ship it), but sessions are off without it.
+    firebase_web_api_key: str | None = None
+    # Defaults to the service account's project_id.
+    firebase_project_id: str | None = None
+    # Base URLs of Google's session APIs; with FIREBASE_AUTH_EMULATOR_HOST set they default to
+    # the emulator's.
+    identity_toolkit_url: str | None = None
+    secure_token_url: str | None = None
+
+    # The session cookie set by POST /v1/sessions/cookie. `__session` is the one cookie name
+    # Firebase Hosting forwards to backends.
+    session_cookie_name: str = "__session"
+    session_cookie_domain: str | None = None
+    session_cookie_samesite: Literal["Lax", "Strict", "None"] = "Lax"
+    session_cookie_secure: bool = True
+
     # Proxies whose X-Forwarded-For is believed (JSON list, e.g. '["10.0.0.5"]'); used for
     # per-address login limits.
     trusted_proxies: frozenset[str] = frozenset()
@@ -43,6 +60,16 @@ class Settings(BaseSettings):
 
     # Loaded from `partners_file` by `load_settings`; never from the environment.
     partners: Mapping[str, PartnerConfig] = Field(default_factory=dict, exclude=True)
+
+    def session_api_urls(self) -> tuple[str, str]:
+        """(Identity Toolkit, Secure Token) base URLs."""
+        emulator = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+        if emulator:
+            itk = f"http://{emulator}/identitytoolkit.googleapis.com"
+            sts = f"http://{emulator}/securetoken.googleapis.com"
+        else:
+            itk, sts = "https://identitytoolkit.googleapis.com", "https://securetoken.googleapis.com"
+        return (self.identity_toolkit_url or itk).rstrip("/"), (self.secure_token_url or sts).rstrip("/")
 
     def service_account_path(self) -> Path | None:
         if self.service_account_file:

@@ -24,12 +24,18 @@ PUBLIC_FIELDS = (
     "external_id",
     "email",
     "display_name",
+    "phone_number",
+    "disabled",
     "claims",
     "created_at",
     "updated_at",
     "last_login_at",
     "login_count",
 )
+
+
+class UserDisabled(Exception):
+    """The user exists and is disabled: no login, no session."""
 
 
 class UserStore(Store):
@@ -72,11 +78,13 @@ class UserStore(Store):
                 "uid": uid,
                 "partner": identity.partner,
                 "external_id": identity.external_id,
+                "disabled": False,
                 "created_at": now,
             },
             "$inc": {"login_count": 1},
         }
-        key = {"partner": identity.partner, "external_id": identity.external_id}
+        # A disabled user does not match, so the upsert collides with it instead of updating it.
+        key = {"partner": identity.partner, "external_id": identity.external_id, "disabled": {"$ne": True}}
         for attempt in (1, 2):
             try:
                 user: Document | None = await self.collection.find_one_and_update(
@@ -89,10 +97,50 @@ class UserStore(Store):
                 assert user is not None  # upsert with ReturnDocument.AFTER always returns one
                 return user
             except DuplicateKeyError:
+                if await self.collection.count_documents({**key, "disabled": True}, limit=1):
+                    raise UserDisabled(uid) from None
                 if attempt == 2:
                     raise
                 log.info("retrying a login upsert that lost a race", extra={"partner": identity.partner})
         raise AssertionError("unreachable")
+
+    async def create_account(
+        self, partner: str, external_id: str, uid: str, fields: Mapping[str, Any]
+    ) -> tuple[Document, bool]:
+        """The account for (partner, external_id), created with `fields` if it does not exist;
+        (record, created). An existing account is returned unchanged."""
+        await self.ensure_indexes()
+        now = datetime.now(UTC)
+        key = {"partner": partner, "external_id": external_id}
+        insert = {
+            "uid": uid,
+            **key,
+            "disabled": False,
+            "claims": {},
+            "login_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            **fields,
+        }
+        try:
+            result = await self.collection.update_one(key, {"$setOnInsert": insert}, upsert=True)
+            created = result.upserted_id is not None
+        except DuplicateKeyError:
+            created = False  # a concurrent request created it a moment ago
+        user = await self.collection.find_one(key, _PUBLIC_PROJECTION)
+        if user is None:  # pragma: no cover - deleted between the two calls
+            raise DuplicateKeyError("account vanished while being created")
+        return user, created
+
+    async def delete(self, uid: str) -> bool:
+        result = await self.collection.delete_one({"uid": uid})
+        return result.deleted_count == 1
+
+    async def revoke_sessions(self, uid: str, at: datetime | None = None) -> None:
+        """Sessions that began before `at` stop working (bridge checks this on every ID token)."""
+        await self.collection.update_one(
+            {"uid": uid}, {"$set": {"sessions_revoked_at": at or datetime.now(UTC)}}
+        )
 
     async def find_by_uid(self, uid: str) -> Document | None:
         user: Document | None = await self.collection.find_one({"uid": uid}, _PUBLIC_PROJECTION)
@@ -109,6 +157,6 @@ def public_user(user: Mapping[str, Any]) -> dict[str, Any]:
     """The user record as JSON for clients, in a stable field order (times as ISO 8601)."""
     public = {}
     for name in PUBLIC_FIELDS:
-        value = user.get(name)
+        value = user.get(name, False if name == "disabled" else None)
         public[name] = value.isoformat() if isinstance(value, datetime) else value
     return public

@@ -43,13 +43,16 @@ def mongodb_uri() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def auth_emulator_host() -> Iterator[str]:
+    """The emulator's host:port, also exported as FIREBASE_AUTH_EMULATOR_HOST for firebase-admin."""
     if host := os.environ.get("FIREBASE_AUTH_EMULATOR_HOST"):
         yield host
         return
     emulator = AuthEmulator(PROJECT_ID).start()
+    os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = emulator.host
     try:
         yield emulator.host
     finally:
+        del os.environ["FIREBASE_AUTH_EMULATOR_HOST"]
         emulator.stop()
 
 
@@ -96,6 +99,7 @@ def make_settings(
             "service_account_file": service_account_file,
             "partners": parse_partners(document, "test partners", directory),
             "mongodb_timeout_ms": 1500,
+            "firebase_web_api_key": "test-web-api-key",
         }
         values.update(overrides)
         return Settings(**values)

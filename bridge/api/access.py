@@ -1,16 +1,23 @@
-"""Route-level access checks: a route declares the API-key scope it needs."""
+"""Route-level access checks: a route declares the API-key scope it needs, or that it needs a
+signed-in user (Firebase ID token or session cookie)."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from bridge.api.bodies import bearer_token
+from bridge.api.failures import session_problem
 from bridge.api_keys import SCOPES, ApiKey
-from bridge.components import API_KEYS
+from bridge.components import API_KEYS, FIREBASE_AUTH, SETTINGS, USERS
+from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
 from bridge.problems import Problem
+
+log = logging.getLogger("bridge.access")
 
 API_KEY = web.RequestKey("api_key", ApiKey)
 API_KEY_HEADER = "X-Api-Key"
@@ -53,3 +60,64 @@ def requires_scope(scope: str | None) -> Callable[[Handler], Handler]:
         return checked
 
     return decorate
+
+
+FIREBASE_CLAIMS: web.RequestKey[dict[str, Any]] = web.RequestKey("firebase_claims", dict)
+USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user", dict)
+
+
+def _revoked(claims: dict[str, Any], user: dict[str, Any]) -> bool:
+    """Sessions that began before the user's revocation time are over. `auth_time` (the original
+    sign-in) is compared, so ID tokens refreshed after a revocation are refused too."""
+    revoked_at = user.get("sessions_revoked_at")
+    if revoked_at is None:
+        return False
+    began = int(claims.get("auth_time", claims.get("iat", 0)))
+    return began < int(revoked_at.timestamp())
+
+
+async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Firebase claims, bridge user record) of the signed-in caller: `Authorization: Bearer
+    <Firebase ID token>` or the session cookie. Anything else is a 401."""
+    token = bearer_token(request)
+    cookie = request.cookies.get(request.app[SETTINGS].session_cookie_name)
+    if not token and not cookie:
+        raise _unauthorized(
+            "Sign in first: send a Firebase ID token (Authorization: Bearer) or the session cookie."
+        )
+    firebase = request.app[FIREBASE_AUTH]
+    try:
+        claims = await (
+            firebase.verify_id_token(token) if token else firebase.verify_session_cookie(cookie or "")
+        )
+    except (IdTokenRejected, AuthUnavailable) as error:
+        problem = session_problem(error)
+        assert problem is not None
+        if problem.status == 401:
+            raise _unauthorized("The ID token or session cookie is not valid.") from None
+        raise problem from None
+    user = await request.app[USERS].find_by_uid(claims["uid"])
+    if user is None or user.get("disabled") or _revoked(claims, user):
+        log.info(
+            "user session refused",
+            extra={
+                "reason": "unknown user"
+                if user is None
+                else "disabled"
+                if user.get("disabled")
+                else "revoked"
+            },
+        )
+        raise _unauthorized("The ID token or session cookie is not valid.")
+    return claims, user
+
+
+def requires_user(handler: Handler) -> Handler:
+    """Only signed-in users reach the handler; their claims and record are in the request."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        request[FIREBASE_CLAIMS], request[USER] = await authenticate_user(request)
+        return await handler(request)
+
+    return checked

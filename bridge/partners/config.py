@@ -52,6 +52,8 @@ class PartnerBase(BaseModel):
     claims: dict[str, str] = Field(default_factory=dict)
     # Developer claims with fixed values, added to every custom token of this partner.
     static_claims: dict[str, ClaimValue] = Field(default_factory=dict)
+    # An Identity Platform tenant: this partner's custom tokens, sessions and accounts live there.
+    tenant_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] | None = None
 
     @field_validator("uid_format")
     @classmethod
@@ -114,6 +116,15 @@ class JwtRules(PartnerBase):
     single_use: bool = False
     leeway_seconds: int = Field(30, ge=0, le=300)
     max_token_bytes: int = Field(8192, ge=256, le=65536)
+
+    # Browser redirect login (GET /v1/login/redirect): where users may be sent afterwards. A
+    # `redirect` must match one entry's origin exactly and start with its path.
+    redirect_urls: list[HttpsUrl] = Field(default_factory=list)
+    default_redirect_url: HttpsUrl | None = None
+    # Failures go here with `?error=<short message>`; without it, a plain 401 page.
+    error_redirect_url: HttpsUrl | None = None
+    # Also put an ID token and refresh token in the redirect's fragment.
+    redirect_with_session: bool = False
 
     @field_validator("algorithms")
     @classmethod

@@ -1,0 +1,122 @@
+"""How each way a login or session can fail is answered: the problem for JSON routes, and a short
+human message for the browser redirect flow. The log always gets the precise reason."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from bridge.attempts import LockedOut
+from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
+from bridge.firebase.sessions import SessionRejected, SessionsNotConfigured, SessionsUnavailable
+from bridge.identity import ClaimsTooLarge
+from bridge.partners.base import CredentialRejected, CredentialReplayed, KeysUnavailable, WrongCredentialKind
+from bridge.partners.password import PartnerLoginFailed
+from bridge.problems import Problem, bad_request, invalid_credential
+from bridge.users import UserDisabled
+
+log = logging.getLogger("bridge.login")
+T = TypeVar("T")
+
+
+def session_problem(error: Exception) -> Problem | None:
+    if isinstance(error, SessionRejected):
+        log.info("session refused by firebase", extra={"code": error.code})
+        return invalid_credential()
+    if isinstance(error, SessionsNotConfigured):
+        return Problem(
+            501,
+            "sessions-not-configured",
+            "Sessions not configured",
+            "This bridge has no Firebase Web API key (BRIDGE_FIREBASE_WEB_API_KEY).",
+        )
+    if isinstance(error, SessionsUnavailable | AuthUnavailable):
+        log.warning("firebase unavailable", extra={"error": str(error)})
+        return Problem(
+            503,
+            "firebase-unavailable",
+            "Service unavailable",
+            "Firebase Authentication is not reachable; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(error, IdTokenRejected):
+        log.info("id token rejected", extra={"reason": str(error)})
+        return invalid_credential()
+    return None
+
+
+async def answered(call: Awaitable[T]) -> T:
+    """Await a session or Firebase Auth call, answering its known failures as problems."""
+    try:
+        return await call
+    except Exception as error:
+        problem = session_problem(error)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def login_problem(error: Exception, partner_id: str) -> Problem | None:
+    """The problem for a failed login, or None for an error that is not a known failure."""
+    if isinstance(error, CredentialReplayed):
+        log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
+        return Problem(401, "token-already-used", "Invalid credential", str(error))
+    if isinstance(error, CredentialRejected):
+        log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
+        return invalid_credential()
+    if isinstance(error, WrongCredentialKind):
+        return bad_request(f"Partner {partner_id!r}: {error}.")
+    if isinstance(error, UserDisabled):
+        log.info("login rejected", extra={"partner": partner_id, "reason": "user is disabled"})
+        return Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
+    if isinstance(error, ClaimsTooLarge):
+        log.warning("login refused: claims too large", extra={"partner": partner_id})
+        return Problem(422, "claims-too-large", "Claims too large", str(error))
+    if isinstance(error, LockedOut):
+        log.warning("login refused: too many failures", extra={"partner": partner_id})
+        return Problem(
+            429,
+            "too-many-attempts",
+            "Too many failed logins",
+            "Too many failed logins; try again later.",
+            headers={"Retry-After": str(error.retry_after)},
+        )
+    if isinstance(error, KeysUnavailable):
+        log.warning("partner keys unavailable", extra={"partner": partner_id, "error": str(error)})
+        return Problem(
+            503,
+            "partner-keys-unavailable",
+            "Service unavailable",
+            "The partner's signing keys cannot be fetched; try again shortly.",
+            headers={"Retry-After": "30"},
+        )
+    if isinstance(error, PartnerLoginFailed):
+        log.warning("partner login API failed", extra={"partner": partner_id, "error": str(error)})
+        if error.timed_out:
+            return Problem(
+                504,
+                "partner-timeout",
+                "Partner timeout",
+                "The partner's login service did not answer in time.",
+            )
+        return Problem(
+            502,
+            "partner-unavailable",
+            "Partner unavailable",
+            "The partner's login service is not working; try again later.",
+        )
+    return session_problem(error)
+
+
+# Short messages a person may see on the partner's error page after a redirect login.
+def human_message(problem: Problem, error: Exception) -> str:
+    if isinstance(error, CredentialRejected) and "ExpiredSignatureError" in str(error):
+        return "token expired"
+    return {
+        "token-already-used": "token has already been used",
+        "invalid-credential": "invalid token",
+        "user-disabled": "account disabled",
+        "unknown-partner": "unknown partner",
+        "bad-request": "invalid request",
+    }.get(problem.slug, "sign-in is unavailable right now")

@@ -1,0 +1,85 @@
+"""GET /v1/login/redirect: the browser flow where a partner sends its user here with a signed token.
+
+On success: 302 to an allow-listed URL with the custom token (and session, if configured) in the
+URL fragment, which browsers never send to servers. On failure: 302 to the partner's error URL with
+`?error=<short message>`, or a plain 401 page. Never an open redirect.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+
+from bridge.api.failures import human_message, login_problem
+from bridge.components import LOGINS, PARTNERS
+from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.partners import Partner
+from bridge.partners.base import PartnerToken
+from bridge.partners.config import JwtRules
+
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def redirect_allowed(target: str, allowed: list[str]) -> bool:
+    """Same scheme, host and port as an allowed URL, and a path under its path."""
+    try:
+        url = urlsplit(target)
+        port = url.port
+    except ValueError:
+        return False
+    if url.scheme not in ("https", "http") or url.username or url.password or "\\" in target:
+        return False
+    for entry in allowed:
+        base = urlsplit(entry)
+        same_origin = (url.scheme, url.hostname, port) == (base.scheme, base.hostname, base.port)
+        prefix = base.path if base.path.endswith("/") else base.path + "/"
+        if same_origin and (url.path == base.path or url.path.startswith(prefix) or not base.path):
+            return True
+    return False
+
+
+def _failure(partner: Partner | None, message: str) -> web.Response:
+    rules = partner.config if partner is not None and isinstance(partner.config, JwtRules) else None
+    if rules is not None and rules.error_redirect_url:
+        separator = "&" if urlsplit(rules.error_redirect_url).query else "?"
+        location = f"{rules.error_redirect_url}{separator}{urlencode({'error': message})}"
+        return web.Response(status=302, headers={"Location": location, **NO_STORE})
+    page = (
+        f"<!doctype html><html><head><meta charset=utf-8><title>Sign-in failed</title></head>"
+        f"<body><h1>Sign-in failed</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return web.Response(status=401, text=page, content_type="text/html", headers=NO_STORE)
+
+
+async def redirect_login(request: web.Request) -> web.Response:
+    partner = request.app[PARTNERS].get(request.query.get("partner", ""))
+    if partner is None or not isinstance(partner.config, JwtRules):
+        return _failure(None, "unknown partner")
+    rules = partner.config
+    target = request.query.get("redirect") or rules.default_redirect_url
+    allowed = [*rules.redirect_urls, *([rules.default_redirect_url] if rules.default_redirect_url else [])]
+    if not target or not redirect_allowed(target, allowed):
+        return _failure(partner, "redirect address not allowed")
+    token = request.query.get("token", "")
+    if not token:
+        return _failure(partner, "missing token")
+    try:
+        result = await request.app[LOGINS].login(
+            partner, PartnerToken(token), with_session=rules.redirect_with_session
+        )
+    except Exception as error:
+        problem = login_problem(error, partner.id)
+        if problem is None:
+            raise
+        return _failure(partner, human_message(problem, error))
+    fragment = {
+        "custom_token": result.custom_token,
+        "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),
+        "uid": result.user["uid"],
+    }
+    if result.session is not None:
+        fragment.update(id_token=result.session.id_token, refresh_token=result.session.refresh_token)
+    location = target.split("#", 1)[0] + "#" + urlencode(fragment)
+    return web.Response(status=302, headers={"Location": location, **NO_STORE})

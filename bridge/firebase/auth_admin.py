@@ -1,0 +1,139 @@
+"""Firebase Auth administration through firebase-admin, run in a thread pool (its calls block).
+
+Honours FIREBASE_AUTH_EMULATOR_HOST, as firebase-admin does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import firebase_admin
+from firebase_admin import auth, credentials, exceptions, tenant_mgt
+
+T = TypeVar("T")
+
+
+class IdTokenRejected(Exception):
+    """An ID token or session cookie that is invalid, expired, revoked or of a disabled user."""
+
+
+class AuthRefusedInput(Exception):
+    """Firebase Auth refused a field (e.g. a malformed email or phone number)."""
+
+
+class AuthUnavailable(Exception):
+    """Firebase Auth could not be reached or failed."""
+
+
+class EmailInUse(Exception):
+    """Another Firebase user already has this email address."""
+
+
+class PhoneInUse(Exception):
+    """Another Firebase user already has this phone number."""
+
+
+class FirebaseAuth:
+    def __init__(self, service_account: credentials.Certificate, project_id: str, executor: Executor) -> None:
+        # A named app per bridge app, so several can live in one process (tests, workers).
+        self._app = firebase_admin.initialize_app(
+            service_account, {"projectId": project_id}, name=f"bridge-{uuid.uuid4().hex}"
+        )
+        self.project_id = project_id
+        self._executor = executor
+
+    def close(self) -> None:
+        firebase_admin.delete_app(self._app)
+
+    async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+        except (
+            auth.InvalidIdTokenError,
+            auth.ExpiredIdTokenError,
+            auth.RevokedIdTokenError,
+            auth.InvalidSessionCookieError,
+            auth.ExpiredSessionCookieError,
+            auth.RevokedSessionCookieError,
+            auth.UserDisabledError,
+        ) as error:
+            raise IdTokenRejected(f"{type(error).__name__}: {error}") from None
+        except auth.EmailAlreadyExistsError:
+            raise EmailInUse() from None
+        except auth.PhoneNumberAlreadyExistsError:
+            raise PhoneInUse() from None
+        except exceptions.InvalidArgumentError as error:
+            raise AuthRefusedInput(str(error)) from None
+        except (
+            auth.CertificateFetchError,
+            exceptions.UnavailableError,
+            exceptions.DeadlineExceededError,
+            exceptions.InternalError,
+        ) as error:
+            raise AuthUnavailable(f"{type(error).__name__}: {error}") from None
+
+    def _client(self, tenant_id: str | None) -> Any:
+        if tenant_id:
+            return tenant_mgt.auth_for_tenant(tenant_id, app=self._app)
+        return _DefaultClient(self._app)
+
+    async def verify_id_token(self, id_token: str) -> dict[str, Any]:
+        claims: dict[str, Any] = await self._run(
+            auth.verify_id_token, id_token, app=self._app, clock_skew_seconds=5
+        )
+        return claims
+
+    async def create_session_cookie(self, id_token: str, lifetime: timedelta) -> str:
+        cookie: str = await self._run(auth.create_session_cookie, id_token, lifetime, app=self._app)
+        return cookie
+
+    async def verify_session_cookie(self, cookie: str) -> dict[str, Any]:
+        claims: dict[str, Any] = await self._run(
+            auth.verify_session_cookie, cookie, app=self._app, clock_skew_seconds=5
+        )
+        return claims
+
+    async def revoke_refresh_tokens(self, uid: str, tenant_id: str | None = None) -> None:
+        await self._run(self._client(tenant_id).revoke_refresh_tokens, uid)
+
+    async def create_user(self, uid: str, fields: Mapping[str, Any], tenant_id: str | None = None) -> bool:
+        """Create the Firebase user with this uid; False when it exists already (idempotent)."""
+        try:
+            await self._run(self._client(tenant_id).create_user, uid=uid, **fields)
+        except auth.UidAlreadyExistsError:
+            return False
+        return True
+
+    async def get_user(self, uid: str, tenant_id: str | None = None) -> auth.UserRecord | None:
+        try:
+            user: auth.UserRecord = await self._run(self._client(tenant_id).get_user, uid)
+        except auth.UserNotFoundError:
+            return None
+        return user
+
+    async def set_custom_claims(
+        self, uid: str, claims: Mapping[str, Any] | None, tenant_id: str | None = None
+    ) -> None:
+        await self._run(self._client(tenant_id).set_custom_user_claims, uid, dict(claims) if claims else None)
+
+    async def delete_user(self, uid: str, tenant_id: str | None = None) -> None:
+        with contextlib.suppress(auth.UserNotFoundError):
+            await self._run(self._client(tenant_id).delete_user, uid)
+
+
+class _DefaultClient:
+    """The project-level (no tenant) client, through firebase-admin's public module functions."""
+
+    def __init__(self, app: firebase_admin.App) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return functools.partial(getattr(auth, name), app=self._app)
