@@ -41,7 +41,7 @@ from bridge.logins import Logins
 from bridge.outbound import Outbound
 from bridge.partners import build_partners
 from bridge.problems import error_middleware
-from bridge.request_log import request_log_middleware, tag_log_records_with_request_id
+from bridge.request_log import request_log_middleware, take_over_request_logging
 from bridge.settings import Settings
 from bridge.used_tokens import UsedTokens
 from bridge.users import UserStore
@@ -55,7 +55,7 @@ FIREBASE_THREADS = 8
 def create_app(settings: Settings) -> web.Application:
     """Build the app. Configuration mistakes raise ConfigError here, before anything listens.
     Nothing connects yet: MongoDB and the HTTP session open when the app starts."""
-    tag_log_records_with_request_id()
+    take_over_request_logging()
     app = web.Application(
         middlewares=[request_log_middleware, error_middleware],
         client_max_size=settings.max_body_bytes,

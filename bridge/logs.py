@@ -43,5 +43,3 @@ def configure_logging(level: str = "INFO", fmt: Literal["json", "text"] = "json"
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Third-party loggers that would otherwise log request URLs or bodies at INFO.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -25,9 +25,12 @@ def current_request_id() -> str | None:
 _factory_installed = False
 
 
-def tag_log_records_with_request_id() -> None:
-    """Every log record created while a request is handled carries its `request_id`."""
+def take_over_request_logging() -> None:
+    """bridge's middleware is the one request log: aiohttp's own access log (which writes query
+    strings, where redirect logins carry tokens) is silenced however the app is run, and every
+    log record created while a request is handled carries its `request_id`."""
     global _factory_installed
+    logging.getLogger("aiohttp.access").setLevel(logging.CRITICAL + 1)
     if _factory_installed:
         return
     previous = logging.getLogRecordFactory()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import firebase_admin
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -87,6 +88,7 @@ def make_settings(
     service_account_file: Path,
     partner_keys: tuple[PartnerKeys, Path],
     database_name: str,
+    auth_emulator_host: str,
 ) -> Any:
     keys, directory = partner_keys
 
@@ -122,6 +124,14 @@ def app(settings: Settings) -> web.Application:
 async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, Any]:
     test_client: TestClient[Any, Any] = await aiohttp_client(app)
     return test_client
+
+
+@pytest.fixture
+def firebase_admin_app(auth_emulator_host: str) -> Iterator[Any]:
+    """A firebase-admin app of the tests' own, talking to the Auth emulator."""
+    app = firebase_admin.initialize_app(options={"projectId": PROJECT_ID}, name=f"tests-{uuid.uuid4().hex}")
+    yield app
+    firebase_admin.delete_app(app)
 
 
 @pytest.fixture

@@ -67,13 +67,14 @@ USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user", dict)
 
 
 def _revoked(claims: dict[str, Any], user: dict[str, Any]) -> bool:
-    """Sessions that began before the user's revocation time are over. `auth_time` (the original
-    sign-in) is compared, so ID tokens refreshed after a revocation are refused too."""
+    """Sessions that began before or in the same second as the user's revocation are over.
+    `auth_time` (the original sign-in) is compared, so ID tokens refreshed after a revocation are
+    refused too, even where refresh tokens outlive it (the Auth emulator)."""
     revoked_at = user.get("sessions_revoked_at")
     if revoked_at is None:
         return False
     began = int(claims.get("auth_time", claims.get("iat", 0)))
-    return began < int(revoked_at.timestamp())
+    return began <= int(revoked_at.timestamp())
 
 
 async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:

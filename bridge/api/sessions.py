@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge.api.access import FIREBASE_CLAIMS, USER, requires_user
 from bridge.api.bodies import read_body
 from bridge.api.failures import answered
-from bridge.components import FIREBASE_AUTH, SESSION_API, SETTINGS, USERS
+from bridge.components import FIREBASE_AUTH, PARTNERS, SESSION_API, SETTINGS, USERS
 from bridge.users import public_user
 
 MIN_COOKIE_SECONDS = 5 * 60
@@ -97,7 +97,9 @@ async def me(request: web.Request) -> web.Response:
 @requires_user
 async def logout(request: web.Request) -> web.Response:
     user = request[USER]
-    await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"]))
+    partner = request.app[PARTNERS].get(user["partner"])
+    tenant = partner.config.tenant_id if partner is not None else None
+    await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"], tenant))
     await request.app[USERS].revoke_sessions(user["uid"])
     settings = request.app[SETTINGS]
     response = web.json_response({"uid": user["uid"], "sessions_revoked": True})

@@ -102,7 +102,9 @@ class FirebaseAuth:
         return claims
 
     async def revoke_refresh_tokens(self, uid: str, tenant_id: str | None = None) -> None:
-        await self._run(self._client(tenant_id).revoke_refresh_tokens, uid)
+        """Revoke the user's refresh tokens; a user missing from Firebase has none to revoke."""
+        with contextlib.suppress(auth.UserNotFoundError):
+            await self._run(self._client(tenant_id).revoke_refresh_tokens, uid)
 
     async def create_user(self, uid: str, fields: Mapping[str, Any], tenant_id: str | None = None) -> bool:
         """Create the Firebase user with this uid; False when it exists already (idempotent)."""
