@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
+from firebase_admin import credentials
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from bridge.accounts import Accounts
@@ -16,13 +18,18 @@ from bridge.attempts import LoginAttempts
 from bridge.components import (
     ACCOUNTS,
     API_KEYS,
+    DELIVERY_WORKER,
+    DEVICES,
+    FCM_SENDER,
     FIREBASE_AUTH,
     FIREBASE_POOL,
     IDEMPOTENCY_KEYS,
     LOGIN_ATTEMPTS,
     LOGINS,
     MONGO_CLIENT,
+    NOTIFICATIONS,
     OUTBOUND,
+    OUTBOX,
     PARTNERS,
     SESSION_API,
     SETTINGS,
@@ -31,7 +38,7 @@ from bridge.components import (
     USED_TOKENS,
     USERS,
 )
-from bridge.database import open_client
+from bridge.database import Document, open_client
 from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.service_account import load_service_account
@@ -41,6 +48,11 @@ from bridge.logins import Logins
 from bridge.outbound import Outbound
 from bridge.partners import build_partners
 from bridge.problems import error_middleware
+from bridge.push.devices import DeviceStore
+from bridge.push.fcm import AccessTokens, FcmSender
+from bridge.push.notifications import Notifications
+from bridge.push.outbox import Outbox
+from bridge.push.worker import DeliveryWorker
 from bridge.request_log import request_log_middleware, take_over_request_logging
 from bridge.settings import Settings
 from bridge.used_tokens import UsedTokens
@@ -82,12 +94,51 @@ def create_app(settings: Settings) -> web.Application:
     app[LOGINS] = Logins(app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API])
     app[IDEMPOTENCY_KEYS] = IdempotencyKeys(database)
     app[ACCOUNTS] = Accounts(app[USERS], app[FIREBASE_AUTH])
+    _wire_push(app, settings, service_account, project_id, database)
 
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_outbound)
+    app.cleanup_ctx.append(_delivery_worker)
     app.on_cleanup.append(_stop_thread_pools)
     add_routes(app)
     return app
+
+
+def _wire_push(
+    app: web.Application,
+    settings: Settings,
+    service_account: credentials.Certificate,
+    project_id: str,
+    database: AsyncDatabase[Document],
+) -> None:
+    app[DEVICES] = DeviceStore(database, settings.max_devices_per_user)
+    app[OUTBOX] = Outbox(database)
+    tokens = AccessTokens(service_account, settings.fcm_token_url)
+    app[FCM_SENDER] = FcmSender(
+        app[OUTBOUND],
+        settings.fcm_url,
+        project_id,
+        tokens,
+        max_attempts=settings.push_max_attempts,
+        backoff_seconds=settings.push_backoff_seconds,
+    )
+    app[DELIVERY_WORKER] = DeliveryWorker(
+        app[OUTBOX],
+        app[DEVICES],
+        app[FCM_SENDER],
+        concurrency=settings.push_concurrency,
+        poll_seconds=settings.push_poll_seconds,
+    )
+    worker = app[DELIVERY_WORKER] if settings.push_worker else None
+    app[NOTIFICATIONS] = Notifications(app[USERS], app[DEVICES], app[OUTBOX], worker)
+
+
+async def _delivery_worker(app: web.Application) -> AsyncIterator[None]:
+    """Runs after MongoDB and the HTTP session are up, and stops before they close."""
+    if app[SETTINGS].push_worker:
+        app[DELIVERY_WORKER].start()
+    yield
+    await app[DELIVERY_WORKER].stop()
 
 
 async def _mongodb(app: web.Application) -> AsyncIterator[None]:
@@ -96,6 +147,8 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
         await app[USED_TOKENS].ensure_indexes()
         await app[LOGIN_ATTEMPTS].ensure_indexes()
         await app[IDEMPOTENCY_KEYS].ensure_indexes()
+        await app[DEVICES].ensure_indexes()
+        await app[OUTBOX].ensure_indexes()
     except PyMongoError as error:
         # bridge still starts (readiness says 503); the user store creates its indexes on first use.
         log.warning("mongodb not reachable at start-up", extra={"error": type(error).__name__})

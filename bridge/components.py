@@ -18,6 +18,11 @@ from bridge.idempotency import IdempotencyKeys
 from bridge.logins import Logins
 from bridge.outbound import Outbound
 from bridge.partners import Partner
+from bridge.push.devices import DeviceStore
+from bridge.push.fcm import FcmSender
+from bridge.push.notifications import Notifications
+from bridge.push.outbox import Outbox
+from bridge.push.worker import DeliveryWorker
 from bridge.settings import Settings
 from bridge.used_tokens import UsedTokens
 from bridge.users import UserStore
@@ -38,3 +43,8 @@ FIREBASE_AUTH = web.AppKey("firebase_auth", FirebaseAuth)
 SESSION_API = web.AppKey("session_api", SessionApi)
 ACCOUNTS = web.AppKey("accounts", Accounts)
 IDEMPOTENCY_KEYS = web.AppKey("idempotency_keys", IdempotencyKeys)
+DEVICES = web.AppKey("devices", DeviceStore)
+OUTBOX = web.AppKey("outbox", Outbox)
+FCM_SENDER = web.AppKey("fcm_sender", FcmSender)
+DELIVERY_WORKER = web.AppKey("delivery_worker", DeliveryWorker)
+NOTIFICATIONS = web.AppKey("notifications", Notifications)

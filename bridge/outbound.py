@@ -66,6 +66,19 @@ class Outbound:
         status, document, _ = await self._request("POST", url, body, timeout_seconds, max_bytes)
         return status, document
 
+    async def request_json(
+        self,
+        method: str,
+        url: str,
+        body: Mapping[str, Any] | None,
+        *,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """Any JSON request with extra headers; returns (status, JSON answer or None, headers)."""
+        return await self._request(method, url, body, timeout_seconds, max_bytes, headers=headers)
+
     async def post_form(
         self,
         url: str,
@@ -86,6 +99,7 @@ class Outbound:
         timeout_seconds: float,
         max_bytes: int,
         form: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, Any, Mapping[str, str]]:
         where = f"{method} {_without_query(url)}"  # query strings may hold keys: never in messages
         try:
@@ -96,7 +110,7 @@ class Outbound:
                 data=body if form else None,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout_seconds),
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", **(headers or {})},
             ) as response:
                 raw = await _read_capped(response, max_bytes, where)
                 return response.status, _json_or_none(raw), dict(response.headers)

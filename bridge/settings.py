@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     session_cookie_samesite: Literal["Lax", "Strict", "None"] = "Lax"
     session_cookie_secure: bool = True
 
+    # Push (FCM HTTP v1). The URLs are for local sinks and tests; production uses Google's.
+    fcm_url: str = "https://fcm.googleapis.com"
+    # OAuth token endpoint for the FCM access token; the service account's token_uri by default.
+    fcm_token_url: str | None = None
+    push_worker: bool = True
+    push_concurrency: int = Field(50, ge=1, le=1000)
+    push_max_attempts: int = Field(5, ge=1, le=20)
+    push_backoff_seconds: float = Field(0.5, gt=0, le=60)
+    push_poll_seconds: float = Field(1.0, gt=0, le=60)
+    max_devices_per_user: int = Field(10, ge=1, le=100)
+
     # Proxies whose X-Forwarded-For is believed (JSON list, e.g. '["10.0.0.5"]'); used for
     # per-address login limits.
     trusted_proxies: frozenset[str] = frozenset()

@@ -1,0 +1,85 @@
+"""Devices: signed-in users register their FCM tokens; backends can do it for a user reference."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge.api.access import USER, requires_scope, requires_user
+from bridge.api.bodies import read_body
+from bridge.components import DEVICES, USERS
+from bridge.problems import Problem, bad_request
+from bridge.push.devices import public_device
+from bridge.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
+
+FcmToken = Annotated[str, Field(min_length=20, max_length=4096, pattern=r"^[A-Za-z0-9_:\-\.]+$")]
+
+
+class DeviceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    token: FcmToken
+    platform: Literal["android", "ios", "web"] | None = None
+    app_id: Annotated[str, Field(max_length=256)] | None = None
+
+
+class RemoveDeviceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    token: FcmToken
+
+
+async def _register(request: web.Request, uid: str) -> web.Response:
+    body = await read_body(request, DeviceBody)
+    new = await request.app[DEVICES].register(uid, body.token, body.platform, body.app_id)
+    devices = await request.app[DEVICES].of_user(uid)
+    return web.json_response(
+        {"uid": uid, "devices": [public_device(d) for d in devices]}, status=201 if new else 200
+    )
+
+
+async def _remove(request: web.Request, uid: str) -> web.Response:
+    # The token goes in the body, never the URL: request paths are logged.
+    body = await read_body(request, RemoveDeviceBody)
+    if not await request.app[DEVICES].remove(uid, body.token):
+        raise Problem(404, "unknown-device", "Unknown device", "This user has no such device.")
+    return web.json_response({"uid": uid, "removed": True})
+
+
+async def _user_named(request: web.Request) -> str:
+    try:
+        ref = parse_user_ref(request.match_info["ref"])
+    except BadUserRef as error:
+        raise bad_request(str(error)) from None
+    found = await resolve_user_refs(request.app[USERS], [ref])
+    if ref.raw not in found:
+        raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
+    uid: str = found[ref.raw]["uid"]
+    return uid
+
+
+@requires_user
+async def list_my_devices(request: web.Request) -> web.Response:
+    uid = request[USER]["uid"]
+    devices = await request.app[DEVICES].of_user(uid)
+    return web.json_response({"uid": uid, "devices": [public_device(d) for d in devices]})
+
+
+@requires_user
+async def register_my_device(request: web.Request) -> web.Response:
+    return await _register(request, request[USER]["uid"])
+
+
+@requires_user
+async def remove_my_device(request: web.Request) -> web.Response:
+    return await _remove(request, request[USER]["uid"])
+
+
+@requires_scope("accounts:write")
+async def register_user_device(request: web.Request) -> web.Response:
+    return await _register(request, await _user_named(request))
+
+
+@requires_scope("accounts:write")
+async def remove_user_device(request: web.Request) -> web.Response:
+    return await _remove(request, await _user_named(request))

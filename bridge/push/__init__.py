@@ -1,0 +1,1 @@
+"""Push notifications: devices, the outbox, the FCM sender and the delivery worker."""
