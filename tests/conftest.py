@@ -23,6 +23,7 @@ from bridge.firebase.service_account import write_service_account
 from bridge.partners.config import parse_partners
 from bridge.settings import Settings
 
+from fcm_standin import FcmStandIn
 from partner_server import PartnerServer
 from partner_tokens import PartnerKeys
 from stack import AuthEmulator, MongoServer
@@ -124,6 +125,15 @@ def app(settings: Settings) -> web.Application:
 async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, Any]:
     test_client: TestClient[Any, Any] = await aiohttp_client(app)
     return test_client
+
+
+@pytest.fixture
+async def fcm(aiohttp_server: Any) -> FcmStandIn:
+    """The FCM v1 stand-in (and OAuth token endpoint) on loopback."""
+    standin = FcmStandIn()
+    running = await aiohttp_server(standin.app())
+    standin.base_url = str(running.make_url("")).rstrip("/")
+    return standin
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ class DeliveryWorker:
         self._devices = devices
         self._sender = sender
         self._slots = asyncio.Semaphore(concurrency)
+        self._record_every = max(1, concurrency)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._lease = lease
@@ -78,24 +79,52 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
     async def _deliver(self, batch: list[Document]) -> None:
-        outcomes = await asyncio.gather(*(self._send(delivery) for delivery in batch))
-        results = [r for r in outcomes if r is not None]
-        unsent = [d["_id"] for d, r in zip(batch, outcomes, strict=True) if r is None]
+        """Send a claimed batch; results are written as they come in (every `record_every`), so
+        little is sent twice if the process dies mid-batch."""
+        done: list[tuple[Document, DeliveryResult]] = []
+        unsent: list[str] = []
+        lock = asyncio.Lock()
+
+        async def flush() -> None:
+            async with lock:
+                chunk = done[:]
+                del done[:]
+                await self._record(chunk)
+
+        async def deliver(delivery: Document) -> None:
+            result = await self._send(delivery)
+            if result is None:
+                unsent.append(delivery["_id"])
+                return
+            done.append((delivery, result))
+            if len(done) >= self._record_every:
+                await flush()
+
+        await asyncio.gather(*(deliver(delivery) for delivery in batch))
+        await flush()
         try:
-            await self._outbox.record(results)
             await self._outbox.release(self._owner, unsent)
-            for delivery, result in zip(batch, outcomes, strict=True):
-                if result is not None and result.state == "pruned":
+        except PyMongoError as error:
+            log.warning("could not release deliveries", extra={"error": type(error).__name__})
+
+    async def _record(self, chunk: list[tuple[Document, DeliveryResult]]) -> None:
+        try:
+            await self._outbox.record([result for _, result in chunk])
+            for delivery, result in chunk:
+                if result.state == "pruned":
                     await self._devices.prune(delivery["token"], delivery["uid"])
         except PyMongoError as error:
-            # The lease runs out and the deliveries are claimed again: at least once.
+            # The lease runs out and these deliveries are claimed again: at least once.
             log.warning("could not record deliveries", extra={"error": type(error).__name__})
 
     async def _send(self, delivery: Document) -> DeliveryResult | None:
         async with self._slots:
             if self._stopping:
                 return None
-            message, dry_run = await self._message(delivery["notification_id"])
+            found = await self._message(delivery["notification_id"])
+            if found is None:
+                return DeliveryResult(delivery["_id"], "failed", "NOTIFICATION_MISSING", None, 0)
+            message, dry_run = found
             outcome: SendOutcome = await self._sender.send(message, delivery["token"], dry_run=dry_run)
         if outcome.state != "sent":
             log.info(
@@ -110,11 +139,12 @@ class DeliveryWorker:
             delivery["_id"], outcome.state, outcome.error, outcome.message_id, outcome.attempts
         )
 
-    async def _message(self, notification_id: str) -> tuple[dict[str, Any], bool]:
+    async def _message(self, notification_id: str) -> tuple[dict[str, Any], bool] | None:
         cached = self._messages.get(notification_id)
         if cached is None:
             notification = await self._outbox.notification(notification_id)
-            assert notification is not None
+            if notification is None:
+                return None
             cached = (notification["message"], notification["dry_run"])
             if len(self._messages) > 1000:
                 self._messages.clear()
