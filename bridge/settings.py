@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     # per-address login limits.
     trusted_proxies: frozenset[str] = frozenset()
 
-    max_body_bytes: int = Field(64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # Large enough for a notification to 10,000 user references.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=10 * 1024 * 1024)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

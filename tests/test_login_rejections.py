@@ -115,7 +115,7 @@ async def test_field_errors_name_the_field_and_never_echo_the_value(client):
 
 async def test_oversized_body_is_413_problem(client, db):
     response = await client.post(
-        "/v1/login", data=b"{" + b" " * (70 * 1024) + b"}", headers={"Content-Type": "application/json"}
+        "/v1/login", data=b"{" + b" " * (1100 * 1024) + b"}", headers={"Content-Type": "application/json"}
     )
     assert response.status == 413
     assert response.content_type == "application/problem+json"
