@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.firebase.auth_admin import EmailInUse, FirebaseAuth, PhoneInUse
-from bridge.identity import federated_uid
 from bridge.partners import Partner
 from bridge.users import UserStore
 
@@ -44,7 +43,7 @@ class Accounts:
         MongoDB goes first (its unique index settles concurrent requests); Firebase follows. When
         Firebase refuses the email or phone number, a MongoDB record made by this call is removed
         again, so the two stores never disagree about a new account."""
-        uid = federated_uid(partner.id, account.external_id, partner.config.uid_format)
+        uid = partner.uid_for_external(account.external_id)
         fields = {
             name: value
             for name, value in (

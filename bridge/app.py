@@ -12,12 +12,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from bridge.accounts import Accounts
+from bridge.admin.audit import AuditLog
+from bridge.admin.service import AdminService
 from bridge.api.routes import add_routes
 from bridge.api_keys import ApiKeys
 from bridge.attempts import LoginAttempts
 from bridge.components import (
     ACCOUNTS,
+    ADMIN_SERVICE,
     API_KEYS,
+    AUDIT_LOG,
     DELIVERY_WORKER,
     DEVICES,
     FCM_SENDER,
@@ -46,7 +50,7 @@ from bridge.firebase.sessions import SessionApi
 from bridge.idempotency import IdempotencyKeys
 from bridge.logins import Logins
 from bridge.outbound import Outbound
-from bridge.partners import build_partners
+from bridge.partners import Partner, build_partners
 from bridge.problems import error_middleware
 from bridge.push.devices import DeviceStore
 from bridge.push.fcm import AccessTokens, FcmSender
@@ -95,6 +99,9 @@ def create_app(settings: Settings) -> web.Application:
     app[IDEMPOTENCY_KEYS] = IdempotencyKeys(database)
     app[ACCOUNTS] = Accounts(app[USERS], app[FIREBASE_AUTH])
     _wire_push(app, settings, service_account, project_id, database)
+    app[AUDIT_LOG] = AuditLog(database)
+    partners: dict[str, Partner] = app[PARTNERS]
+    app[ADMIN_SERVICE] = AdminService(app[USERS], app[DEVICES], app[FIREBASE_AUTH], app[AUDIT_LOG], partners)
 
     app.cleanup_ctx.append(_mongodb)
     app.cleanup_ctx.append(_outbound)
@@ -149,6 +156,7 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
         await app[IDEMPOTENCY_KEYS].ensure_indexes()
         await app[DEVICES].ensure_indexes()
         await app[OUTBOX].ensure_indexes()
+        await app[AUDIT_LOG].ensure_indexes()
     except PyMongoError as error:
         # bridge still starts (readiness says 503); the user store creates its indexes on first use.
         log.warning("mongodb not reachable at start-up", extra={"error": type(error).__name__})

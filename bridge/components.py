@@ -9,6 +9,8 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 
 from bridge.accounts import Accounts
+from bridge.admin.audit import AuditLog
+from bridge.admin.service import AdminService
 from bridge.api_keys import ApiKeys
 from bridge.attempts import LoginAttempts
 from bridge.firebase.auth_admin import FirebaseAuth
@@ -48,3 +50,5 @@ OUTBOX = web.AppKey("outbox", Outbox)
 FCM_SENDER = web.AppKey("fcm_sender", FcmSender)
 DELIVERY_WORKER = web.AppKey("delivery_worker", DeliveryWorker)
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
+ADMIN_SERVICE = web.AppKey("admin_service", AdminService)

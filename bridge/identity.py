@@ -80,6 +80,16 @@ def federated_uid(partner: str, external_id: str, uid_format: str = "{partner}:{
     return f"{partner}:sha256:{digest}"
 
 
+def check_claims(claims: Mapping[str, Any]) -> None:
+    """Raise ValueError when claims use a reserved name or exceed 1000 bytes of JSON."""
+    reserved = sorted(set(claims) & RESERVED_CLAIMS)
+    if reserved:
+        raise ValueError(f"reserved claim names: {', '.join(reserved)}")
+    size = len(json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > MAX_DEVELOPER_CLAIMS_BYTES:
+        raise ValueError(f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed")
+
+
 def developer_claims(
     identity: ExternalIdentity,
     mapping: Mapping[str, str],

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from bridge.api.bodies import bearer_token
 from bridge.api.failures import session_problem
-from bridge.api_keys import SCOPES, ApiKey
-from bridge.components import API_KEYS, FIREBASE_AUTH, SETTINGS, USERS
+from bridge.api_keys import KEY_PREFIX, SCOPES, ApiKey
+from bridge.components import API_KEYS, FIREBASE_AUTH, PARTNERS, SETTINGS, USERS
 from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
+from bridge.identity import claim_value
+from bridge.partners.base import CredentialRejected, KeysUnavailable, PartnerToken, WrongCredentialKind
 from bridge.problems import Problem
 
 log = logging.getLogger("bridge.access")
@@ -121,4 +123,61 @@ def requires_user(handler: Handler) -> Handler:
         request[FIREBASE_CLAIMS], request[USER] = await authenticate_user(request)
         return await handler(request)
 
+    return checked
+
+
+ADMIN = web.RequestKey("admin", str)
+ADMIN_COOKIE = "bridge_admin"
+
+
+def _grants_admin(claims: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    for name, expected in wanted.items():
+        value = claim_value(claims, name)
+        options = expected if isinstance(expected, list) else [expected]
+        if not any(type(value) is type(option) and value == option for option in options):
+            return False
+    return True
+
+
+async def authenticate_admin(request: web.Request) -> str:
+    """The admin's name for the audit log: `api-key:<id>` or `partner:<partner>:<user id>`.
+    401 without a credential or with an invalid one, 403 with a valid one that is not an admin's."""
+    presented = (
+        request.headers.get(API_KEY_HEADER) or bearer_token(request) or request.cookies.get(ADMIN_COOKIE)
+    )
+    if not presented:
+        raise _unauthorized(
+            "An admin credential is required: an API key with the admin scope, or an admin's partner token."
+        )
+    if presented.startswith(f"{KEY_PREFIX}_"):
+        key = await request.app[API_KEYS].authenticate(presented)
+        if key is None:
+            raise _unauthorized("The API key is not valid or has been revoked.")
+        if "admin" not in key.scopes:
+            raise Problem(403, "forbidden", "Forbidden", "This API key lacks the 'admin' scope.")
+        return f"api-key:{key.key_id}"
+    for partner in request.app[PARTNERS].values():
+        wanted = getattr(partner.config, "admin_claims", None)
+        if not wanted:
+            continue
+        try:
+            identity = await partner.verifier.verify(PartnerToken(presented))
+        except (CredentialRejected, WrongCredentialKind, KeysUnavailable):
+            continue
+        if not _grants_admin(identity.claims, wanted):
+            raise Problem(403, "forbidden", "Forbidden", "This token does not grant admin access.")
+        return f"partner:{partner.id}:{identity.external_id}"
+    log.info("admin credential refused")
+    raise _unauthorized("The admin credential is not valid.")
+
+
+def requires_admin(handler: Handler) -> Handler:
+    """Only admins reach the handler; their audit name is in `request[ADMIN]`."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        request[ADMIN] = await authenticate_admin(request)
+        return await handler(request)
+
+    checked.requires_admin = True  # type: ignore[attr-defined]
     return checked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any
 
@@ -18,7 +17,7 @@ from bridge.components import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MIN
 from bridge.firebase.auth_admin import AuthRefusedInput
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.idempotency import IdempotencyInProgress, IdempotencyMismatch, fingerprint
-from bridge.identity import MAX_DEVELOPER_CLAIMS_BYTES, RESERVED_CLAIMS
+from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.problems import Problem, bad_request
 from bridge.users import public_user
@@ -56,13 +55,8 @@ class AccountBody(BaseModel):
     @field_validator("claims")
     @classmethod
     def _claims_within_firebase_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        reserved = sorted(set(value) & RESERVED_CLAIMS)
-        if reserved:
-            raise ValueError(f"reserved claim names: {', '.join(reserved)}")
-        if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_DEVELOPER_CLAIMS_BYTES:
-            raise ValueError(f"claims must fit in {MAX_DEVELOPER_CLAIMS_BYTES} bytes of JSON")
+        if value is not None:
+            check_claims(value)
         return value
 
 

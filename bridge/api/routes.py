@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bridge.admin import pages
+from bridge.admin import routes as admin
 from bridge.api import accounts, devices, health, login, notifications, redirect_login, sessions, tokens
 
 
@@ -29,3 +31,19 @@ def add_routes(app: web.Application) -> None:
     app.router.add_delete("/v1/users/{ref:.+}/devices", devices.remove_user_device)
     app.router.add_post("/v1/notifications", notifications.send_notification)
     app.router.add_get("/v1/notifications/{id}", notifications.notification_report)
+    # admins (admin API key or an admin's partner token)
+    app.router.add_get("/admin/v1/users", admin.list_users)
+    app.router.add_get("/admin/v1/users/{ref:.+}", admin.show_user)
+    app.router.add_post("/admin/v1/users/{ref:.+}/disable", admin.disable_user)
+    app.router.add_post("/admin/v1/users/{ref:.+}/enable", admin.enable_user)
+    app.router.add_post("/admin/v1/users/{ref:.+}/revoke", admin.revoke_user)
+    app.router.add_put("/admin/v1/users/{ref:.+}/claims", admin.replace_claims)
+    app.router.add_delete("/admin/v1/users/{ref:.+}", admin.delete_user)
+    app.router.add_get("/admin/v1/audit", admin.audit)
+    app.router.add_get("/admin/v1/reconcile", admin.reconcile)
+    # the admin web page
+    app.router.add_get("/admin", pages.user_list)
+    app.router.add_post("/admin/login", pages.log_in)
+    app.router.add_post("/admin/logout", pages.log_out)
+    app.router.add_get("/admin/users/{ref:.+}", pages.user_detail)
+    app.router.add_post("/admin/users/{ref:.+}/{action:disable|enable|revoke|delete}", pages.act)

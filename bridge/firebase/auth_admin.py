@@ -126,6 +126,28 @@ class FirebaseAuth:
     ) -> None:
         await self._run(self._client(tenant_id).set_custom_user_claims, uid, dict(claims) if claims else None)
 
+    async def get_users(self, uids: list[str], tenant_id: str | None = None) -> dict[str, auth.UserRecord]:
+        """{uid: record} for those that exist; firebase-admin looks up 100 per call."""
+        found: dict[str, auth.UserRecord] = {}
+        client = self._client(tenant_id)
+        for start in range(0, len(uids), 100):
+            chunk = [auth.UidIdentifier(uid) for uid in uids[start : start + 100]]
+            result = await self._run(client.get_users, chunk)
+            found.update({user.uid: user for user in result.users})
+        return found
+
+    async def list_users_page(
+        self, page_token: str | None, tenant_id: str | None = None, max_results: int = 1000
+    ) -> tuple[list[auth.ExportedUserRecord], str | None]:
+        """One page of Firebase users (at most 1000) and the next page's token."""
+        page = await self._run(
+            self._client(tenant_id).list_users, page_token=page_token, max_results=max_results
+        )
+        return list(page.users), page.next_page_token or None
+
+    async def update_user(self, uid: str, fields: Mapping[str, Any], tenant_id: str | None = None) -> None:
+        await self._run(self._client(tenant_id).update_user, uid, **fields)
+
     async def delete_user(self, uid: str, tenant_id: str | None = None) -> None:
         with contextlib.suppress(auth.UserNotFoundError):
             await self._run(self._client(tenant_id).delete_user, uid)

@@ -38,7 +38,10 @@ class Partner:
         return int(getattr(self.config, "leeway_seconds", 0))
 
     def uid_for(self, identity: ExternalIdentity) -> str:
-        return federated_uid(self.id, identity.external_id, self.config.uid_format)
+        return self.uid_for_external(identity.external_id)
+
+    def uid_for_external(self, external_id: str) -> str:
+        return federated_uid(self.id, external_id, self.config.uid_format)
 
     def developer_claims(self, identity: ExternalIdentity) -> dict[str, Any]:
         return developer_claims(identity, self.config.claims, self.config.static_claims)

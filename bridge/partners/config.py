@@ -125,6 +125,9 @@ class JwtRules(PartnerBase):
     error_redirect_url: HttpsUrl | None = None
     # Also put an ID token and refresh token in the redirect's fragment.
     redirect_with_session: bool = False
+    # Tokens of this partner carrying these claims (value, or one of a list) are admin credentials
+    # for bridge's admin API and page. Empty: this partner grants no admin access.
+    admin_claims: dict[str, ScalarClaim | list[ScalarClaim]] = Field(default_factory=dict)
 
     @field_validator("algorithms")
     @classmethod
