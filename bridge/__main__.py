@@ -143,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     revoke = api_keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.set_defaults(run=_api_keys_revoke)
+    from bridge.admin.cli import add_commands
+
+    add_commands(commands)
     return parser
 
 

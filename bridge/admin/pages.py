@@ -69,12 +69,16 @@ def _same_origin(request: web.Request) -> bool:
     return origin is None or origin == f"{request.scheme}://{request.host}"
 
 
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
+
+
 async def log_in(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         return _page("Refused", "<p>Cross-site form refused.</p>", 403)
     form = await request.post()
     credential = str(form.get("credential", "")).strip()
-    response = web.HTTPSeeOther("/admin")
+    response = _see_other("/admin")
     settings = request.app[SETTINGS]
     response.set_cookie(
         ADMIN_COOKIE,
@@ -89,7 +93,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
 
 
 async def log_out(request: web.Request) -> web.StreamResponse:
-    response = web.HTTPSeeOther("/admin")
+    response = _see_other("/admin")
     response.del_cookie(ADMIN_COOKIE, path="/admin")
     return response
 
@@ -216,7 +220,7 @@ async def act(request: web.Request) -> web.StreamResponse:
             await service.revoke_sessions(ref, admin, request_id)
         else:
             await service.delete(ref, admin, request_id)
-            return web.HTTPSeeOther("/admin")
+            return _see_other("/admin")
     except (UserNotFound, ValueError):
         return _page("Unknown user", "<p>Neither store knows this user.</p>", 404)
     except PartlyApplied as error:
@@ -226,4 +230,4 @@ async def act(request: web.Request) -> web.StreamResponse:
             f'<p><a href="/admin/users/{quote(ref, safe="")}">See the verdict</a></p>',
             502,
         )
-    return web.HTTPSeeOther(f"/admin/users/{quote(ref, safe='')}")
+    return _see_other(f"/admin/users/{quote(ref, safe='')}")
