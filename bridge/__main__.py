@@ -9,8 +9,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiohttp import web
-
 from bridge.api_keys import SCOPES
 from bridge.partners.config import ConfigError, load_partners_file
 
@@ -19,22 +17,18 @@ if TYPE_CHECKING:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bridge.app import create_app
     from bridge.logs import configure_logging
+    from bridge.server import serve_one, supervise
     from bridge.settings import load_settings
 
     overrides = {name: value for name in ("host", "port") if (value := getattr(args, name)) is not None}
-    settings = load_settings(**overrides)
+    settings = load_settings(**overrides)  # checked here, before any worker starts
     configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        print=lambda message: print(message, file=sys.stderr),
-        shutdown_timeout=15,
-    )
+    if args.workers > 1:
+        if settings.port == 0:
+            raise ConfigError("--workers needs a fixed port (not 0)")
+        return supervise(args.workers, [f"--host={settings.host}", f"--port={settings.port}"])
+    asyncio.run(serve_one(settings, reuse_port=settings.reuse_port))
     return 0
 
 
@@ -114,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server (settings from BRIDGE_* env)")
     serve.add_argument("--host", help="overrides BRIDGE_HOST")
     serve.add_argument("--port", type=int, help="overrides BRIDGE_PORT")
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
     serve.set_defaults(run=_serve)
 
     keys = commands.add_parser("keys", help="key material").add_subparsers(dest="what", required=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from bridge.components import (
     AUDIT_LOG,
     DELIVERY_WORKER,
     DEVICES,
+    DRAINING,
     FCM_SENDER,
     FIREBASE_AUTH,
     FIREBASE_POOL,
@@ -77,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[DRAINING] = asyncio.Event()
 
     mongo = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
     database = mongo[settings.mongodb_database]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +31,8 @@ from bridge.used_tokens import UsedTokens
 from bridge.users import UserStore
 
 SETTINGS = web.AppKey("settings", Settings)
+# Set when the process is stopping: /readyz answers 503.
+DRAINING = web.AppKey("draining", asyncio.Event)
 PARTNERS = web.AppKey("partners", dict[str, Partner])
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient[dict[str, Any]])
 USERS = web.AppKey("users", UserStore)

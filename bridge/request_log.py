@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.metrics import REQUESTS, route_of
+
 log = logging.getLogger("bridge.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -67,6 +69,8 @@ async def request_log_middleware(request: web.Request, handler: Any) -> web.Stre
         error.headers[REQUEST_ID_HEADER] = request_id
         raise
     finally:
+        elapsed = time.perf_counter() - started
+        REQUESTS.labels(request.method, route_of(request), str(status)).observe(elapsed)
         # The path only: query strings may carry tokens (redirect logins) and are never logged.
         log.info(
             "%s %s %d",
@@ -77,7 +81,7 @@ async def request_log_middleware(request: web.Request, handler: Any) -> web.Stre
                 "method": request.method,
                 "path": request.path,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round(elapsed * 1000, 2),
             },
         )
         _request_id.reset(token)

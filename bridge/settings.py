@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     trusted_proxies: frozenset[str] = frozenset()
 
     # Large enough for a notification to 10,000 user references.
+    # Graceful stop: how long /readyz says 503 while still accepting, then how long requests in
+    # flight may take to finish.
+    drain_seconds: float = Field(0.0, ge=0, le=300)
+    shutdown_timeout_seconds: float = Field(15.0, ge=0, le=600)
+    # Set by `bridge serve --workers N` for its workers (SO_REUSEPORT).
+    reuse_port: bool = False
+    # When set, GET /metrics needs `Authorization: Bearer <this>`.
+    metrics_token: str | None = None
+
     max_body_bytes: int = Field(1024 * 1024, ge=1024, le=10 * 1024 * 1024)
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

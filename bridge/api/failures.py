@@ -11,6 +11,7 @@ from bridge.attempts import LockedOut
 from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
 from bridge.firebase.sessions import SessionRejected, SessionsNotConfigured, SessionsUnavailable
 from bridge.identity import ClaimsTooLarge
+from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners.base import CredentialRejected, CredentialReplayed, KeysUnavailable, WrongCredentialKind
 from bridge.partners.password import PartnerLoginFailed
 from bridge.problems import Problem, bad_request, invalid_credential
@@ -58,7 +59,13 @@ async def answered(call: Awaitable[T]) -> T:
 
 
 def login_problem(error: Exception, partner_id: str) -> Problem | None:
-    """The problem for a failed login, or None for an error that is not a known failure."""
+    """The problem for a failed login (counted by outcome), or None for an unknown failure."""
+    problem = _login_problem(error, partner_id)
+    LOGIN_OUTCOMES.labels(partner_id, problem.slug if problem else "error").inc()
+    return problem
+
+
+def _login_problem(error: Exception, partner_id: str) -> Problem | None:
     if isinstance(error, CredentialReplayed):
         log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
         return Problem(401, "token-already-used", "Invalid credential", str(error))

@@ -7,8 +7,8 @@ import logging
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
-from bridge.components import USERS
-from bridge.problems import dependency_unavailable
+from bridge.components import DRAINING, USERS
+from bridge.problems import Problem, dependency_unavailable
 
 log = logging.getLogger("bridge.health")
 
@@ -18,6 +18,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    if request.app[DRAINING].is_set():
+        raise Problem(
+            503, "draining", "Draining", "This process is shutting down.", headers={"Retry-After": "1"}
+        )
     try:
         await request.app[USERS].ping()
     except PyMongoError as error:

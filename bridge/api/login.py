@@ -13,6 +13,7 @@ from bridge.api.failures import login_problem
 from bridge.components import LOGINS, PARTNERS, SETTINGS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.logins import LoginResult
+from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import PARTNER_ID_PATTERN, PasswordPartnerConfig
@@ -65,12 +66,14 @@ async def log_in(
 ) -> LoginResult:
     """Run the login pipeline; each way it can fail becomes its problem+json."""
     try:
-        return await request.app[LOGINS].login(partner, credential, with_session=with_session)
+        result = await request.app[LOGINS].login(partner, credential, with_session=with_session)
     except Exception as error:
         problem = login_problem(error, partner.id)
         if problem is None:
             raise
         raise problem from None
+    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
+    return result
 
 
 async def login(request: web.Request) -> web.Response:

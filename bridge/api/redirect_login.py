@@ -15,6 +15,7 @@ from aiohttp import web
 from bridge.api.failures import human_message, login_problem
 from bridge.components import LOGINS, PARTNERS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import PartnerToken
 from bridge.partners.config import JwtRules
@@ -74,6 +75,7 @@ async def redirect_login(request: web.Request) -> web.Response:
         if problem is None:
             raise
         return _failure(partner, human_message(problem, error))
+    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
     fragment = {
         "custom_token": result.custom_token,
         "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),

@@ -6,12 +6,23 @@ from aiohttp import web
 
 from bridge.admin import pages
 from bridge.admin import routes as admin
-from bridge.api import accounts, devices, health, login, notifications, redirect_login, sessions, tokens
+from bridge.api import (
+    accounts,
+    devices,
+    health,
+    login,
+    metrics,
+    notifications,
+    redirect_login,
+    sessions,
+    tokens,
+)
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics.metrics_endpoint)
     # apps
     app.router.add_post("/v1/login", login.login)
     app.router.add_get("/v1/login/redirect", redirect_login.redirect_login)

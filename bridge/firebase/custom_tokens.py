@@ -11,6 +11,8 @@ from typing import Any
 from firebase_admin import credentials
 from google.auth import jwt as google_jwt
 
+from bridge.metrics import CUSTOM_TOKENS
+
 FIREBASE_AUDIENCE = (
     "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit"
 )
@@ -49,7 +51,9 @@ class CustomTokenMinter:
         if claims:
             payload["claims"] = dict(claims)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._sign, payload)
+        token = await loop.run_in_executor(self._executor, self._sign, payload)
+        CUSTOM_TOKENS.inc()
+        return token
 
     def _sign(self, payload: dict[str, Any]) -> str:
         signed: bytes = google_jwt.encode(self._signer, payload)  # type: ignore[no-untyped-call]

@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 
+from bridge.metrics import SESSIONS
 from bridge.outbound import Outbound, UpstreamError
 
 TIMEOUT_SECONDS = 10
@@ -67,7 +68,7 @@ class SessionApi:
             status, answer = await self._outbound.post_json(url, body, timeout_seconds=TIMEOUT_SECONDS)
         except UpstreamError as error:
             raise SessionsUnavailable(str(error)) from None
-        answer = _checked(status, answer)
+        answer = _checked(status, answer, "sign_in")
         id_token = _text(answer, "idToken")
         return Session(
             id_token=id_token,
@@ -83,7 +84,7 @@ class SessionApi:
             status, answer = await self._outbound.post_form(url, form, timeout_seconds=TIMEOUT_SECONDS)
         except UpstreamError as error:
             raise SessionsUnavailable(str(error)) from None
-        answer = _checked(status, answer)
+        answer = _checked(status, answer, "refresh")
         return Session(
             id_token=_text(answer, "id_token"),
             refresh_token=_text(answer, "refresh_token"),
@@ -97,9 +98,11 @@ class SessionApi:
         return self._api_key
 
 
-def _checked(status: int, answer: Any) -> dict[str, Any]:
+def _checked(status: int, answer: Any, operation: str) -> dict[str, Any]:
     if status == 200 and isinstance(answer, dict):
+        SESSIONS.labels(operation, "ok").inc()
         return answer
+    SESSIONS.labels(operation, "refused" if 400 <= status < 500 else "error").inc()
     if 400 <= status < 500 and isinstance(answer, dict):
         message = str((answer.get("error") or {}).get("message", "UNKNOWN"))
         raise SessionRejected(message.split(":", 1)[0].strip() or "UNKNOWN")

@@ -23,6 +23,7 @@ from typing import Any
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
+from bridge.metrics import JWKS_FETCHES
 from bridge.outbound import Outbound, UpstreamError
 from bridge.partners.base import CredentialRejected, KeysUnavailable
 from bridge.partners.config import RSA_ALGORITHMS, KeySetRules
@@ -149,11 +150,13 @@ class JwksKeySet:
             )
             keys = parse_jwks(document, self._allowed)
         except (UpstreamError, ValueError) as error:
+            JWKS_FETCHES.labels(self._partner_id, "error").inc()
             log.warning(
                 "jwks fetch failed; keeping the last good key set",
                 extra={"partner": self._partner_id, "error": str(error)},
             )
             return
         self._keys = keys
+        JWKS_FETCHES.labels(self._partner_id, "ok").inc()
         self._expires_at = self._clock() + cache_seconds(headers, self._rules.jwks_cache_seconds)
         log.info("jwks fetched", extra={"partner": self._partner_id, "keys": len(keys)})

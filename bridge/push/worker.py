@@ -18,6 +18,7 @@ from typing import Any
 from pymongo.errors import PyMongoError
 
 from bridge.database import Document
+from bridge.metrics import FCM_SENDS, OUTBOX_DEPTH
 from bridge.push.devices import DeviceStore
 from bridge.push.fcm import FcmSender, SendOutcome
 from bridge.push.outbox import DeliveryResult, Outbox
@@ -74,9 +75,14 @@ class DeliveryWorker:
             if batch:
                 await self._deliver(batch)
                 continue
+            await self._measure_depth()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+
+    async def _measure_depth(self) -> None:
+        with contextlib.suppress(PyMongoError):
+            OUTBOX_DEPTH.set(await self._outbox.pending_count())
 
     async def _deliver(self, batch: list[Document]) -> None:
         """Send a claimed batch; results are written as they come in (every `record_every`), so
@@ -126,6 +132,7 @@ class DeliveryWorker:
                 return DeliveryResult(delivery["_id"], "failed", "NOTIFICATION_MISSING", None, 0)
             message, dry_run = found
             outcome: SendOutcome = await self._sender.send(message, delivery["token"], dry_run=dry_run)
+        FCM_SENDS.labels(outcome.state).inc()
         if outcome.state != "sent":
             log.info(
                 "push not delivered",

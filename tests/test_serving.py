@@ -1,0 +1,137 @@
+"""`bridge serve` as a real process: graceful drain on SIGTERM, and several workers on one port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from stack import free_port
+
+PASSWORD = "correct horse battery staple"
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.fixture
+def start_bridge(
+    tmp_path, mongodb_uri, database_name, service_account_file, auth_emulator_host, partner_server
+):
+    partner_server.accounts["ann"] = (PASSWORD, {"id": 7, "username": "ann"})
+    (tmp_path / "partners.toml").write_text(
+        f'[partners.shop]\nkind = "password"\nlogin_url = "{partner_server.base_url}/api/auth/local"\n'
+        "timeout_seconds = 10\n"
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+
+    async def start(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        environment = {
+            **os.environ,
+            "BRIDGE_PARTNERS_FILE": str(tmp_path / "partners.toml"),
+            "BRIDGE_SERVICE_ACCOUNT_FILE": str(service_account_file),
+            "BRIDGE_MONGODB_URI": mongodb_uri,
+            "BRIDGE_MONGODB_DATABASE": database_name,
+            "BRIDGE_PORT": str(port),
+            **env,
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "serve", *args],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        processes.append(process)
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"{base}/readyz") as response:
+                        if response.status == 200:
+                            return process, base
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError("bridge did not become ready")
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+async def status_of(url: str) -> int | str:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            return response.status
+    except aiohttp.ClientConnectorError:
+        return "refused"
+
+
+async def test_sigterm_drains_and_lets_a_request_in_flight_finish(start_bridge, partner_server):
+    process, base = await start_bridge(BRIDGE_DRAIN_SECONDS="1", BRIDGE_SHUTDOWN_TIMEOUT_SECONDS="10")
+    partner_server.login_delay = 2.5
+
+    async def slow_login() -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{base}/v1/login", json={"partner": "shop", "username": "ann", "password": PASSWORD}
+            ) as response,
+        ):
+            return response.status, await response.json()
+
+    in_flight = asyncio.create_task(slow_login())
+    await asyncio.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.2)
+    assert await status_of(f"{base}/readyz") == 503  # draining: load balancers take it out
+    await asyncio.sleep(1.3)
+    assert await status_of(f"{base}/healthz") == "refused"  # no new connections after the drain window
+
+    status, body = await in_flight
+    assert status == 200 and body["user"]["uid"] == "shop:7"
+    assert await asyncio.to_thread(process.wait, 15) == 0
+
+
+async def test_workers_share_one_port_and_stop_together(start_bridge):
+    parent, base = await start_bridge("--workers", "2")
+    deadline = time.monotonic() + 20
+    while len(children_of(parent.pid)) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    workers = children_of(parent.pid)
+    assert len(workers) == 2
+    async with aiohttp.ClientSession() as http:
+        for _ in range(30):
+            async with http.get(f"{base}/healthz") as response:
+                assert response.status == 200
+        await asyncio.sleep(0.2)
+        async with http.get(f"{base}/metrics") as response:
+            text = await response.text()
+    counts = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("bridge_http_request_duration_seconds_count") and 'route="/healthz"' in line
+    ]
+    assert sum(counts) >= 30  # aggregated over both workers
+
+    parent.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(parent.wait, 30) == 0
+    assert all(
+        not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        for pid in workers
+    )
