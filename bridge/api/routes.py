@@ -13,6 +13,7 @@ from bridge.api import (
     login,
     metrics,
     notifications,
+    openapi,
     redirect_login,
     sessions,
     tokens,
@@ -23,6 +24,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics.metrics_endpoint)
+    app.router.add_get("/openapi.json", openapi.openapi_json)
+    app.router.add_get("/docs", openapi.docs_page)
     # apps
     app.router.add_post("/v1/login", login.login)
     app.router.add_get("/v1/login/redirect", redirect_login.redirect_login)

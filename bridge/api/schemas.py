@@ -1,0 +1,189 @@
+"""Response shapes, for the OpenAPI document (handlers build plain dicts; tests check they match)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: every error bridge answers looks like this."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class User(BaseModel):
+    uid: str
+    partner: str
+    external_id: str
+    email: str | None
+    display_name: str | None
+    phone_number: str | None
+    disabled: bool
+    claims: dict[str, Any] | None
+    created_at: str | None
+    updated_at: str | None
+    last_login_at: str | None
+    login_count: int | None
+
+
+class Session(BaseModel):
+    id_token: str
+    refresh_token: str
+    expires_in: int
+    uid: str | None
+
+
+class LoginAnswer(BaseModel):
+    user: User
+    token_type: Literal["Bearer"]
+    custom_token: str
+    jwt_token: str = Field(description="The same custom token, for FlutterFlow-style apps")
+    expires_in: int
+    session: Session | None = None
+    id_token: str | None = None
+    refresh_token: str | None = None
+
+
+class CustomTokenAnswer(BaseModel):
+    user: User
+    token_type: Literal["Bearer"]
+    custom_token: str
+    expires_in: int
+
+
+class AccountAnswer(CustomTokenAnswer):
+    created: bool
+    session: Session | None = None
+
+
+class CookieAnswer(BaseModel):
+    cookie: str
+    expires_in: int
+
+
+class FirebaseIdentity(BaseModel):
+    uid: str
+    sign_in_provider: str | None
+    auth_time: int | None
+
+
+class MeAnswer(BaseModel):
+    user: User
+    firebase: FirebaseIdentity
+
+
+class LogoutAnswer(BaseModel):
+    uid: str
+    sessions_revoked: bool
+
+
+class Device(BaseModel):
+    token: str = Field(description="The last 8 characters of the registration token")
+    platform: str | None
+    app_id: str | None
+    created_at: str
+    last_seen_at: str
+
+
+class DeviceList(BaseModel):
+    uid: str
+    devices: list[Device]
+
+
+class DeviceRemoved(BaseModel):
+    uid: str
+    removed: bool
+
+
+class NotificationAccepted(BaseModel):
+    id: str
+    recipients: int
+    devices: int
+    unknown: list[str]
+
+
+class DeliveryState(BaseModel):
+    token: str
+    platform: str | None
+    state: Literal["pending", "sending", "sent", "failed", "pruned"]
+    error: str | None
+    message_id: str | None
+    attempts: int
+
+
+class RecipientReport(BaseModel):
+    ref: str
+    uid: str | None
+    status: Literal["devices", "no_devices", "unknown"]
+    devices: list[DeliveryState]
+
+
+class NotificationReport(BaseModel):
+    id: str
+    created_at: str
+    dry_run: bool
+    state: Literal["sending", "done"]
+    counts: dict[str, int]
+    recipients: list[RecipientReport]
+
+
+class ApiKeyInfo(BaseModel):
+    key_id: str
+    name: str
+    scopes: list[str]
+
+
+class Verdict(BaseModel):
+    consistent: bool
+    differences: list[dict[str, Any]]
+
+
+class AdminUserState(BaseModel):
+    uid: str
+    mongodb: dict[str, Any] | None
+    firebase: dict[str, Any] | None
+    devices: int
+    verdict: Verdict
+
+
+class Deleted(BaseModel):
+    uid: str
+    deleted: bool
+
+
+class AdminUserPage(BaseModel):
+    users: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+class AuditPage(BaseModel):
+    entries: list[dict[str, Any]]
+
+
+class ReconcileAnswer(BaseModel):
+    mongodb_users: int
+    firebase_users: int
+    missing_in_firebase: list[str]
+    missing_in_mongodb: list[str]
+    differing: list[dict[str, Any]]
+    fixed: list[str]
+    not_fixable: list[dict[str, str]]
+    consistent: bool
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str]
