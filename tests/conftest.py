@@ -127,12 +127,30 @@ async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, A
     return test_client
 
 
+async def serve_standin(aiohttp_server: Any, app: web.Application) -> str:
+    """Serve a stand-in of a remote service on loopback; its base URL."""
+    running = await aiohttp_server(app)
+    return str(running.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+def start_with_partners(aiohttp_client: Any, make_settings: Any) -> Any:
+    """Start a bridge app whose partners file has these extra partners."""
+
+    async def start(**partners: dict[str, Any]) -> TestClient[Any, Any]:
+        test_client: TestClient[Any, Any] = await aiohttp_client(
+            create_app(make_settings(extra_partners=partners))
+        )
+        return test_client
+
+    return start
+
+
 @pytest.fixture
 async def fcm(aiohttp_server: Any) -> FcmStandIn:
     """The FCM v1 stand-in (and OAuth token endpoint) on loopback."""
     standin = FcmStandIn()
-    running = await aiohttp_server(standin.app())
-    standin.base_url = str(running.make_url("")).rstrip("/")
+    standin.base_url = await serve_standin(aiohttp_server, standin.app())
     return standin
 
 
@@ -148,8 +166,7 @@ def firebase_admin_app(auth_emulator_host: str) -> Iterator[Any]:
 async def partner_server(aiohttp_server: Any) -> PartnerServer:
     """The partner's remote services (JWKS, OIDC discovery, login API) on loopback."""
     server = PartnerServer()
-    running = await aiohttp_server(server.app())
-    server.base_url = str(running.make_url("")).rstrip("/")
+    server.base_url = await serve_standin(aiohttp_server, server.app())
     return server
 
 

@@ -17,6 +17,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from bridge.app import create_app
 
+from conftest import serve_standin
 from partner_server import PartnerServer
 
 
@@ -39,8 +40,7 @@ def claims(issuer: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 async def attacker(aiohttp_server) -> PartnerServer:
     server = PartnerServer()
-    running = await aiohttp_server(server.app())
-    server.base_url = str(running.make_url("")).rstrip("/")
+    server.base_url = await serve_standin(aiohttp_server, server.app())
     server.add_rsa_key("attacker-key")
     return server
 

@@ -26,10 +26,9 @@ def rules_partner(**rules: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def start(aiohttp_client, make_settings):
+def start(start_with_partners):
     async def start(**rules: Any) -> Any:
-        settings = make_settings(extra_partners={"strict": rules_partner(**rules)})
-        return await aiohttp_client(create_app(settings))
+        return await start_with_partners(strict=rules_partner(**rules))
 
     return start
 

@@ -16,12 +16,23 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node
 
 
 async def test_js_example_logs_in_signs_in_and_calls_me(client, keys, auth_emulator_host):
-    env = {**os.environ, "BRIDGE_URL": str(client.make_url("")).rstrip("/"), "PARTNER": "acme",
-           "PARTNER_TOKEN": keys.token(sub="js-user", role="editor"), "FIREBASE_API_KEY": "test-web-api-key",
-           "FIREBASE_PROJECT_ID": PROJECT_ID, "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator_host}
+    env = {
+        **os.environ,
+        "BRIDGE_URL": str(client.make_url("")).rstrip("/"),
+        "PARTNER": "acme",
+        "PARTNER_TOKEN": keys.token(sub="js-user", role="editor"),
+        "FIREBASE_API_KEY": "test-web-api-key",
+        "FIREBASE_PROJECT_ID": PROJECT_ID,
+        "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator_host,
+    }
     process = await asyncio.create_subprocess_exec(
-        "node", str(ROOT / "examples" / "js" / "login.mjs"), env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "node",
+        str(ROOT / "examples" / "js" / "login.mjs"),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
 
     assert process.returncode == 0, stderr.decode()

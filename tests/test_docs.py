@@ -11,14 +11,21 @@ REFERENCE = (ROOT / "docs" / "configuration.md").read_text()
 
 
 def test_every_environment_setting_is_documented():
-    missing = [f"BRIDGE_{name.upper()}" for name in Settings.model_fields
-               if name != "partners" and f"`BRIDGE_{name.upper()}`" not in REFERENCE]
+    missing = [
+        f"BRIDGE_{name.upper()}"
+        for name in Settings.model_fields
+        if name != "partners" and f"`BRIDGE_{name.upper()}`" not in REFERENCE
+    ]
     assert missing == []
 
 
 def test_every_partner_field_is_documented():
-    missing = [f"{kind}.{name}" for kind, model in PARTNER_KINDS.items() for name in model.model_fields
-               if f"| `{name}` |" not in REFERENCE]
+    missing = [
+        f"{kind}.{name}"
+        for kind, model in PARTNER_KINDS.items()
+        for name in model.model_fields
+        if f"| `{name}` |" not in REFERENCE
+    ]
     assert missing == []
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from bridge.app import create_app
 from bridge.partners.jwks import cache_seconds, parse_jwks
 
 from partner_server import PartnerServer
@@ -30,11 +29,8 @@ def oidc_partner(server: PartnerServer, **rules: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def start(aiohttp_client, make_settings, partner_server):
-    async def start(**partners: dict[str, Any]) -> Any:
-        return await aiohttp_client(create_app(make_settings(extra_partners=partners)))
-
-    return start
+def start(start_with_partners):
+    return start_with_partners
 
 
 async def login(client: Any, partner: str, token: str) -> Any:

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from bridge.api.redirect_login import redirect_allowed
-from bridge.app import create_app
 
 from partner_tokens import ISSUER
 
@@ -34,10 +33,9 @@ def web_partner(**options: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def start(aiohttp_client, make_settings):
+def start(start_with_partners):
     async def start(**options: Any) -> Any:
-        settings = make_settings(extra_partners={"web": web_partner(**options)})
-        return await aiohttp_client(create_app(settings))
+        return await start_with_partners(web=web_partner(**options))
 
     return start
 
