@@ -55,7 +55,7 @@ def write_config(directory: Path, secret: str) -> Path:
 
 
 def start_bridge(
-    directory: Path, partners: Path, mongodb_uri: str, port: int, profile: str | None
+    directory: Path, partners: Path, mongodb_uri: str, port: int, profile: str | None, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -73,6 +73,8 @@ def start_bridge(
             "serve",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -123,6 +125,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--profile", metavar="FILE", help="run bridge under cProfile, stats to FILE")
+    parser.add_argument("--workers", type=int, default=1, help="bridge serve --workers")
     args = parser.parse_args()
 
     print("measuring RSA-2048 signing (1 s, one thread) ...", file=sys.stderr)
@@ -153,7 +156,7 @@ def main() -> None:
             mongo = MongoServer().start()
             mongodb_uri = mongo.uri
         port = free_port()
-        bridge = start_bridge(directory, partners, mongodb_uri, port, args.profile)
+        bridge = start_bridge(directory, partners, mongodb_uri, port, args.profile, args.workers)
         try:
             asyncio.run(drive(port, warmup, args.concurrency))
             latencies, errors, elapsed = asyncio.run(drive(port, tokens, args.concurrency))
@@ -169,7 +172,8 @@ def main() -> None:
         f"errors {errors}"
     )
     print(
-        f"throughput: {rate:,.0f} logins/s over {elapsed:.2f} s (one bridge process, {os.cpu_count()} cores)"
+        f"throughput: {rate:,.0f} logins/s over {elapsed:.2f} s "
+        f"({args.workers} bridge process(es), {os.cpu_count()} cores)"
     )
     print(
         f"latency: p50 {percentile(latencies, 0.50) * 1000:.1f} ms, "
