@@ -53,7 +53,7 @@ class Accounts:
             )
             if value is not None
         }
-        record_fields = {**fields, "claims": dict(account.claims or {}), "disabled": account.disabled}
+        record_fields = {**fields, "custom_claims": dict(account.claims or {}), "disabled": account.disabled}
         user, created = await self._users.create_account(partner.id, account.external_id, uid, record_fields)
         tenant = partner.config.tenant_id
         try:

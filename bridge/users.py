@@ -27,6 +27,7 @@ PUBLIC_FIELDS = (
     "phone_number",
     "disabled",
     "claims",
+    "custom_claims",
     "created_at",
     "updated_at",
     "last_login_at",
@@ -117,6 +118,7 @@ class UserStore(Store):
             **key,
             "disabled": False,
             "claims": {},
+            "custom_claims": {},
             "login_count": 0,
             "created_at": now,
             "updated_at": now,
@@ -153,10 +155,13 @@ class UserStore(Store):
         return user
 
 
+_DEFAULTS: dict[str, Any] = {"disabled": False, "custom_claims": {}}
+
+
 def public_user(user: Mapping[str, Any]) -> dict[str, Any]:
     """The user record as JSON for clients, in a stable field order (times as ISO 8601)."""
     public = {}
     for name in PUBLIC_FIELDS:
-        value = user.get(name, False if name == "disabled" else None)
+        value = user.get(name, _DEFAULTS.get(name))
         public[name] = value.isoformat() if isinstance(value, datetime) else value
     return public

@@ -54,7 +54,7 @@ async def test_creates_the_account_in_both_stores_with_one_uid(client, writer, d
     assert body["user"]["phone_number"] == "+15551230000" and body["user"]["disabled"] is False
     assert jwt.decode(body["custom_token"], options={"verify_signature": False})["uid"] == uid
     stored = await db.users.find_one({"uid": uid})
-    assert stored["claims"] == {"role": "staff"} and stored["login_count"] == 0
+    assert stored["custom_claims"] == {"role": "staff"} and stored["login_count"] == 0
     record = await firebase_user(firebase_admin_app, uid)
     assert record is not None
     assert (record.email, record.display_name, record.phone_number) == (email, "Dee", "+15551230000")

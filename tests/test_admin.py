@@ -175,7 +175,7 @@ async def test_verify_shows_both_records_and_detects_drift(
     assert ok["verdict"] == {"consistent": True, "differences": []}
     assert ok["firebase"]["uid"] == consistent and ok["firebase"]["email"] == "ok@acme.test"
     assert ok["firebase"]["custom_claims"] == {"tier": "gold"} and ok["firebase"]["created_at"]
-    assert ok["mongodb"]["claims"] == {"tier": "gold"}
+    assert ok["mongodb"]["custom_claims"] == {"tier": "gold"}
     assert gone["verdict"] == {
         "consistent": False,
         "differences": [{"field": "presence", "detail": "missing in Firebase"}],
@@ -222,7 +222,7 @@ async def test_actions_change_both_stores_and_are_audited(
     assert (await asyncio.to_thread(auth.get_user, uid, app=firebase_admin_app)).custom_claims == {
         "plan": "pro"
     }
-    assert (await db.users.find_one({"uid": uid}))["claims"] == {"plan": "pro"}
+    assert (await db.users.find_one({"uid": uid}))["custom_claims"] == {"plan": "pro"}
     bad = await client.put(f"/admin/v1/users/{uid}/claims", headers=as_admin, json={"claims": {"iss": "x"}})
     assert bad.status == 400
 
@@ -370,3 +370,28 @@ async def test_admin_page_in_a_real_browser(client, keys_by_role, db, firebase_a
         assert (await db.users.find_one({"uid": drifted}))["disabled"] is True
     finally:
         await browser.close()
+
+
+async def test_claims_set_by_an_admin_survive_the_next_login(client, keys, as_admin, db, firebase_admin_app):
+    login = await (
+        await client.post(
+            "/v1/login", json={"partner": "acme", "token": keys.token(sub="keep", role="r"), "session": True}
+        )
+    ).json()
+    uid = login["user"]["uid"]
+    assert (
+        await client.put(f"/admin/v1/users/{uid}/claims", headers=as_admin, json={"claims": {"plan": "pro"}})
+    ).status == 200
+
+    again = await (
+        await client.post(
+            "/v1/login", json={"partner": "acme", "token": keys.token(sub="keep", role="r"), "session": True}
+        )
+    ).json()
+
+    assert again["user"]["claims"] == {"via": "acme", "role": "r"}  # from the partner token
+    assert again["user"]["custom_claims"] == {"plan": "pro"}  # kept
+    state = await (await client.get(f"/admin/v1/users/{uid}", headers=as_admin)).json()
+    assert state["verdict"]["consistent"] is True
+    decoded = await asyncio.to_thread(auth.verify_id_token, again["id_token"], app=firebase_admin_app)
+    assert decoded["plan"] == "pro" and decoded["role"] == "r"  # both kinds reach the ID token

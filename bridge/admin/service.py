@@ -244,7 +244,7 @@ class AdminService:
 
         async def change(user: dict[str, Any] | None, uid: str, tenant: str | None) -> None:
             if user is not None:
-                await self._users.collection.update_one({"uid": uid}, {"$set": {"claims": claims}})
+                await self._users.collection.update_one({"uid": uid}, {"$set": {"custom_claims": claims}})
             if await self._firebase.get_user(uid, tenant) is not None:
                 await self._firebase.set_custom_claims(uid, claims or None, tenant)
 
@@ -311,8 +311,8 @@ class AdminService:
                 await self._firebase.create_user(
                     uid, {**fields, "disabled": bool(user.get("disabled"))}, tenant
                 )
-                if user.get("claims"):
-                    await self._firebase.set_custom_claims(uid, user["claims"], tenant)
+                if user.get("custom_claims"):
+                    await self._firebase.set_custom_claims(uid, user["custom_claims"], tenant)
                 await self._fixed(actor, "reconcile-create-firebase", uid, None, fields, report)
             return
         found = differences(mongodb, record)
@@ -324,7 +324,7 @@ class AdminService:
             for difference in found:
                 if difference["field"] in ("email", "disabled"):
                     update[difference["field"]] = difference["mongodb"]
-                elif difference["field"] == "claims":
+                elif difference["field"] == "custom_claims":
                     await self._firebase.set_custom_claims(uid, difference["mongodb"] or None, tenant)
             if update:
                 await self._firebase.update_user(uid, update, tenant)
@@ -339,7 +339,7 @@ class AdminService:
             report.not_fixable.append({"uid": uid, "reason": "uid does not follow the partner's uid_format"})
             return
         fields = {k: view[k] for k in ("email", "display_name", "phone_number") if view.get(k)}
-        fields["claims"] = view.get("custom_claims") or {}
+        fields["custom_claims"] = view.get("custom_claims") or {}
         fields["disabled"] = bool(view.get("disabled"))
         await self._users.create_account(partner_id, external_id, uid, fields)
         await self._fixed(actor, "reconcile-create-mongodb", uid, None, fields, report)

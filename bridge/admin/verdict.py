@@ -42,8 +42,8 @@ def mongodb_view(user: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def differences(mongodb: dict[str, Any] | None, firebase: dict[str, Any] | None) -> list[dict[str, Any]]:
     """What differs. Email is compared where both stores have one (users who only ever signed in
-    with a custom token have none in Firebase); custom claims where Firebase has any (login claims
-    travel in tokens, not on the Firebase user)."""
+    with a custom token have none in Firebase). Custom claims (set by accounts and admins) must be
+    equal; login claims travel in custom tokens, not on the Firebase user, so they are not compared."""
     if mongodb is None or firebase is None:
         missing = "MongoDB" if mongodb is None else "Firebase"
         return [{"field": "presence", "detail": f"missing in {missing}"}]
@@ -54,9 +54,10 @@ def differences(mongodb: dict[str, Any] | None, firebase: dict[str, Any] | None)
         found.append(
             {"field": "disabled", "mongodb": bool(mongodb.get("disabled")), "firebase": firebase["disabled"]}
         )
-    if firebase["custom_claims"] and firebase["custom_claims"] != (mongodb.get("claims") or {}):
+    custom_claims = mongodb.get("custom_claims") or {}
+    if firebase["custom_claims"] != custom_claims:
         found.append(
-            {"field": "claims", "mongodb": mongodb.get("claims") or {}, "firebase": firebase["custom_claims"]}
+            {"field": "custom_claims", "mongodb": custom_claims, "firebase": firebase["custom_claims"]}
         )
     return found
 

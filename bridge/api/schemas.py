@@ -27,7 +27,8 @@ class User(BaseModel):
     display_name: str | None
     phone_number: str | None
     disabled: bool
-    claims: dict[str, Any] | None
+    claims: dict[str, Any] | None = Field(description="Developer claims of the last login (partner mapping)")
+    custom_claims: dict[str, Any] = Field(description="Firebase custom claims set by accounts and admins")
     created_at: str | None
     updated_at: str | None
     last_login_at: str | None
