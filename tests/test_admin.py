@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import CHROMIUM, Browser
 from firebase_admin import auth
 
 from bridge.__main__ import main
 from bridge.api_keys import ApiKeys
 from bridge.app import create_app
 
+from browser import CHROMIUM, Browser
 from conftest import PROJECT_ID
+from fault_proxy import FaultProxy
 from partner_tokens import ISSUER
 
 STAFF = {
@@ -395,3 +396,28 @@ async def test_claims_set_by_an_admin_survive_the_next_login(client, keys, as_ad
     assert state["verdict"]["consistent"] is True
     decoded = await asyncio.to_thread(auth.verify_id_token, again["id_token"], app=firebase_admin_app)
     assert decoded["plan"] == "pro" and decoded["role"] == "r"  # both kinds reach the ID token
+
+
+async def test_a_failure_half_way_is_reported_audited_and_shown_by_the_verdict(
+    aiohttp_client, aiohttp_server, make_settings, keys_by_role, db, auth_emulator_host, monkeypatch
+):
+    proxy = FaultProxy(upstream=f"http://{auth_emulator_host}")
+    running = await aiohttp_server(proxy.app())
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", f"127.0.0.1:{running.port}")  # Firebase via the proxy
+    client = await aiohttp_client(create_app(make_settings()))
+    uid = await create_account(client, keys_by_role, "half-way")
+    as_admin = {"Authorization": f"Bearer {keys_by_role['admin']}"}
+
+    proxy.allow = proxy.forwarded + 1  # the action's first Firebase call works, the next ones fail
+    response = await client.post(f"/admin/v1/users/{uid}/disable", headers=as_admin)
+
+    assert response.status == 502
+    assert (await response.json())["type"] == "/problems/partly-applied"
+    entry = await db.audit.find_one({"target": uid, "action": "disable"})
+    assert entry["outcome"] == "partial" and "AuthUnavailable" in entry["error"]
+    proxy.allow = None  # Firebase is back
+    state = await (await client.get(f"/admin/v1/users/{uid}", headers=as_admin)).json()
+    assert state["verdict"]["differences"] == [{"field": "disabled", "mongodb": True, "firebase": False}]
+
+    retried = await client.post(f"/admin/v1/users/{uid}/disable", headers=as_admin)  # repairable: retry
+    assert retried.status == 200 and (await retried.json())["verdict"]["consistent"] is True
