@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure
 
 from bridge.request_log import current_request_id
 
@@ -117,7 +117,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         if error.status < 400:
             raise
         return problem_response(_from_http_exception(error), request)
-    except (ConnectionFailure, ServerSelectionTimeoutError) as error:
+    except ConnectionFailure as error:  # includes server-selection timeouts
         log.warning("mongodb unavailable: %s", type(error).__name__)
         return problem_response(dependency_unavailable("The user store"), request)
     except Exception:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from firebase_admin import auth
 
 from bridge.admin.audit import AuditLog
 from bridge.admin.verdict import differences, firebase_view, mongodb_view, verdict
@@ -22,6 +24,16 @@ from bridge.users import UserStore
 log = logging.getLogger("bridge.admin")
 
 MAX_PAGE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A user an admin acts on: its MongoDB record and Firebase record, either of which may be missing."""
+
+    user: dict[str, Any] | None
+    uid: str
+    tenant: str | None
+    record: auth.UserRecord | None
 
 
 class UserNotFound(Exception):
@@ -155,20 +167,26 @@ class AdminService:
             return user, user["uid"], self._tenant(user["partner"])
         return None, ref.uid, self._tenant(ref.partner)
 
-    async def verify(self, ref_text: str) -> dict[str, Any]:
+    async def _target(self, ref_text: str) -> Target:
         user, uid, tenant = await self._find(ref_text)
         record = await self._firebase.get_user(uid, tenant)
         if user is None and record is None:
             raise UserNotFound(ref_text)
-        mongodb, firebase = mongodb_view(user), firebase_view(record)
-        devices = len(await self._devices.of_user(uid))
+        return Target(user, uid, tenant, record)
+
+    async def _state(self, target: Target) -> dict[str, Any]:
+        mongodb, firebase = mongodb_view(target.user), firebase_view(target.record)
+        devices = len(await self._devices.of_user(target.uid))
         return {
-            "uid": uid,
+            "uid": target.uid,
             "mongodb": mongodb,
             "firebase": firebase,
             "devices": devices,
             "verdict": verdict(mongodb, firebase),
         }
+
+    async def verify(self, ref_text: str) -> dict[str, Any]:
+        return await self._state(await self._target(ref_text))
 
     # --- acting --------------------------------------------------------------------------
     async def _act(
@@ -177,21 +195,19 @@ class AdminService:
         ref_text: str,
         actor: str,
         request_id: str | None,
-        change: Callable[[dict[str, Any] | None, str, str | None], Any],
-        after: Any = None,
+        change: Callable[[Target], Awaitable[None]],
     ) -> dict[str, Any]:
-        before = await self.verify(ref_text)
-        uid = before["uid"]
-        user, _, tenant = await self._find(ref_text)
+        target = await self._target(ref_text)
+        before = await self._state(target)
         try:
-            await change(user, uid, tenant)
+            await change(target)
         except Exception as error:
             await self._audit.record(
                 actor,
                 action,
-                uid,
+                target.uid,
                 _snapshot(before),
-                after,
+                None,
                 request_id,
                 "partial",
                 f"{type(error).__name__}: {error}",
@@ -200,15 +216,15 @@ class AdminService:
                 "admin action partly applied", extra={"action": action, "error": type(error).__name__}
             )
             raise PartlyApplied(
-                f"{action} of {uid} was not completed in both stores: {type(error).__name__}"
+                f"{action} of {target.uid} was not completed in both stores: {type(error).__name__}"
             ) from error
-        result = await self._verify_or_gone(ref_text, uid)
+        result = await self._verify_or_gone(ref_text)
         await self._audit.record(
-            actor, action, uid, _snapshot(before), _snapshot(result) if result else after, request_id
+            actor, action, target.uid, _snapshot(before), _snapshot(result) if result else None, request_id
         )
-        return result or {"uid": uid, "deleted": True}
+        return result or {"uid": target.uid, "deleted": True}
 
-    async def _verify_or_gone(self, ref_text: str, uid: str) -> dict[str, Any] | None:
+    async def _verify_or_gone(self, ref_text: str) -> dict[str, Any] | None:
         try:
             return await self.verify(ref_text)
         except UserNotFound:
@@ -217,23 +233,23 @@ class AdminService:
     async def set_disabled(
         self, ref_text: str, disabled: bool, actor: str, request_id: str | None
     ) -> dict[str, Any]:
-        async def change(user: dict[str, Any] | None, uid: str, tenant: str | None) -> None:
-            if user is not None:
-                await self._users.collection.update_one({"uid": uid}, {"$set": {"disabled": disabled}})
+        async def change(target: Target) -> None:
+            if target.user is not None:
+                await self._users.collection.update_one({"uid": target.uid}, {"$set": {"disabled": disabled}})
                 if disabled:
-                    await self._users.revoke_sessions(uid)
-            if await self._firebase.get_user(uid, tenant) is not None:
-                await self._firebase.update_user(uid, {"disabled": disabled}, tenant)
+                    await self._users.revoke_sessions(target.uid)
+            if target.record is not None:
+                await self._firebase.update_user(target.uid, {"disabled": disabled}, target.tenant)
                 if disabled:
-                    await self._firebase.revoke_refresh_tokens(uid, tenant)
+                    await self._firebase.revoke_refresh_tokens(target.uid, target.tenant)
 
         return await self._act("disable" if disabled else "enable", ref_text, actor, request_id, change)
 
     async def revoke_sessions(self, ref_text: str, actor: str, request_id: str | None) -> dict[str, Any]:
-        async def change(user: dict[str, Any] | None, uid: str, tenant: str | None) -> None:
-            if user is not None:
-                await self._users.revoke_sessions(uid)
-            await self._firebase.revoke_refresh_tokens(uid, tenant)
+        async def change(target: Target) -> None:
+            if target.user is not None:
+                await self._users.revoke_sessions(target.uid)
+            await self._firebase.revoke_refresh_tokens(target.uid, target.tenant)
 
         return await self._act("revoke", ref_text, actor, request_id, change)
 
@@ -242,22 +258,24 @@ class AdminService:
     ) -> dict[str, Any]:
         check_claims(claims)
 
-        async def change(user: dict[str, Any] | None, uid: str, tenant: str | None) -> None:
-            if user is not None:
-                await self._users.collection.update_one({"uid": uid}, {"$set": {"custom_claims": claims}})
-            if await self._firebase.get_user(uid, tenant) is not None:
-                await self._firebase.set_custom_claims(uid, claims or None, tenant)
+        async def change(target: Target) -> None:
+            if target.user is not None:
+                await self._users.collection.update_one(
+                    {"uid": target.uid}, {"$set": {"custom_claims": claims}}
+                )
+            if target.record is not None:
+                await self._firebase.set_custom_claims(target.uid, claims or None, target.tenant)
 
         return await self._act("replace-claims", ref_text, actor, request_id, change)
 
     async def delete(self, ref_text: str, actor: str, request_id: str | None) -> dict[str, Any]:
-        async def change(user: dict[str, Any] | None, uid: str, tenant: str | None) -> None:
-            await self._firebase.delete_user(uid, tenant)
-            await self._devices.delete_user_devices(uid)
-            if user is not None:
-                await self._users.delete(uid)
+        async def change(target: Target) -> None:
+            await self._firebase.delete_user(target.uid, target.tenant)
+            await self._devices.delete_user_devices(target.uid)
+            if target.user is not None:
+                await self._users.delete(target.uid)
 
-        return await self._act("delete", ref_text, actor, request_id, change, after=None)
+        return await self._act("delete", ref_text, actor, request_id, change)
 
     # --- reconcile -----------------------------------------------------------------------
     async def reconcile(self, *, fix: bool, actor: str, progress: Progress | None = None) -> ReconcileReport:

@@ -58,7 +58,6 @@ def requires_scope(scope: str | None) -> Callable[[Handler], Handler]:
             request[API_KEY] = key
             return await handler(request)
 
-        checked.required_scope = scope  # type: ignore[attr-defined]
         return checked
 
     return decorate
@@ -179,5 +178,4 @@ def requires_admin(handler: Handler) -> Handler:
         request[ADMIN] = await authenticate_admin(request)
         return await handler(request)
 
-    checked.requires_admin = True  # type: ignore[attr-defined]
     return checked

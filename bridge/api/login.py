@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from aiohttp import web
@@ -19,8 +18,6 @@ from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import PARTNER_ID_PATTERN, PasswordPartnerConfig
 from bridge.problems import bad_request, unknown_partner
 from bridge.users import public_user
-
-log = logging.getLogger("bridge.login")
 
 MAX_TOKEN_CHARS = 65536
 MAX_FIELD_CHARS = 8192
