@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sys
@@ -9,6 +10,13 @@ from datetime import UTC, datetime
 from typing import Literal
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def fingerprint(credential: str) -> str:
+    """What a log line may say about a credential: the first 8 hex digits of its SHA-256 (enough to
+    tell two presented values apart, too short to be looked up or replayed). Never the value or a
+    part of it."""
+    return hashlib.sha256(credential.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 class JsonFormatter(logging.Formatter):

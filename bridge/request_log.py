@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.malformed import take_over_malformed_requests
 from bridge.metrics import REQUESTS, route_of
 
 log = logging.getLogger("bridge.access")
@@ -29,10 +30,12 @@ _factory_installed = False
 
 def take_over_request_logging() -> None:
     """bridge's middleware is the one request log: aiohttp's own access log (which writes query
-    strings, where redirect logins carry tokens) is silenced however the app is run, and every
+    strings, where redirect logins carry tokens) is silenced however the app is run, malformed
+    requests are answered and logged without their raw bytes (bridge.malformed), and every
     log record created while a request is handled carries its `request_id`."""
     global _factory_installed
     logging.getLogger("aiohttp.access").setLevel(logging.CRITICAL + 1)
+    take_over_malformed_requests()
     if _factory_installed:
         return
     previous = logging.getLogRecordFactory()

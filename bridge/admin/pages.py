@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bridge.admin.service import PartlyApplied, UserFilter, UserNotFound
 from bridge.api.access import ADMIN_COOKIE, authenticate_admin
+from bridge.api.bodies import read_form
 from bridge.components import ADMIN_SERVICE, SETTINGS
 from bridge.problems import Problem
 from bridge.request_log import current_request_id
@@ -76,8 +77,8 @@ def _see_other(location: str) -> web.Response:
 async def log_in(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         return _page("Refused", "<p>Cross-site form refused.</p>", 403)
-    form = await request.post()
-    credential = str(form.get("credential", "")).strip()
+    form = await read_form(request)
+    credential = form.get("credential", "").strip()
     response = _see_other("/admin")
     settings = request.app[SETTINGS]
     response.set_cookie(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bridge.admin.service import PartlyApplied, UserFilter, UserNotFound
 from bridge.admin.verdict import mongodb_view
@@ -23,13 +24,27 @@ T = TypeVar("T")
 Query = TypeVar("Query", bound=BaseModel)
 
 
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Query date-times are RFC 3339 with a time zone, as documented (`format: date-time`): not a
+    number of seconds (`since=0.5`) nor a date without a zone, which pydantic would also take."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
 class UserQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     partner: str | None = None
     email: str | None = None
     uid_prefix: Annotated[str, Field(max_length=256)] | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: DateTime | None = None
+    created_to: DateTime | None = None
     disabled: bool | None = None
     cursor: Annotated[str, Field(max_length=2048)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
@@ -41,7 +56,7 @@ class AuditQuery(BaseModel):
     actor: str | None = None
     action: str | None = None
     target: str | None = None
-    since: datetime | None = None
+    since: DateTime | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100
 
 

@@ -1,25 +1,143 @@
-"""Request bodies: parsed as JSON and validated before anything reaches a store."""
+"""Request bodies: parsed as JSON and validated before anything reaches a store.
+
+`read_body` is the one way a JSON route reads its body, so every JSON route gets the same rules:
+only `application/json` or `*/*+json` (415 otherwise, so a cross-site `text/plain` form post never
+reaches a handler), UTF-8 only, I-JSON (RFC 7493): duplicate object keys, lone surrogates, numbers
+that are not finite or outside the 64-bit integer range are 400, and so is nesting deeper than
+`MAX_JSON_DEPTH`. Integral numbers written with a fraction or exponent (`3600.0`, `1e3`) are
+integers, as JSON Schema counts them.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from bridge.problems import bad_request
+from bridge.problems import Problem, bad_request
 
 Body = TypeVar("Body", bound=BaseModel)
+
+MAX_JSON_DEPTH = 32
+MAX_NUMBER_CHARS = 64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_JSON_MEDIA_TYPE = re.compile(r"application/json|[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+\+json")
+FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class _Refused(Exception):
+    """The body breaks one of the JSON rules; the message says which (never a value)."""
+
+
+def unsupported_media_type(accepted: str) -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        f"This route accepts {accepted} only.",
+    )
+
+
+def _check_json_media_type(request: web.Request) -> None:
+    if not _JSON_MEDIA_TYPE.fullmatch(request.content_type.lower()):
+        raise unsupported_media_type("application/json (or a */*+json type)")
+    charset = request.charset
+    if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise unsupported_media_type("UTF-8 JSON")
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused("A number is too long.")
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise _Refused("A number is out of range (64-bit integers).")
+    return value
+
+
+def _number(text: str) -> int | float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused("A number is too long.")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("A number is out of range.")
+    if value.is_integer():
+        if not INT64_MIN <= value < 2.0**63:
+            raise _Refused("A number is out of range (64-bit integers).")
+        return int(value)
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"{name} is not JSON.")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Refused("An object has a duplicate key.")
+    return result
+
+
+def _check_structure(data: Any) -> None:
+    """Depth and strings, without recursion (the structure may be nested ~1000 deep)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _Refused(f"The body is nested deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(key)
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused("A string holds an unpaired surrogate (\\ud800-\\udfff).") from None
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON value in `raw` under the rules above, or a 400 saying which rule it breaks."""
+    try:
+        data = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_object,
+            parse_int=_integer,
+            parse_float=_number,
+            parse_constant=_constant,
+        )
+        _check_structure(data)
+    except _Refused as refused:
+        raise bad_request(str(refused)) from None
+    except RecursionError:
+        raise bad_request(f"The body is nested deeper than {MAX_JSON_DEPTH} levels.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise bad_request("The body is not valid JSON (UTF-8).") from None
+    return data
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body (None when empty), after the media-type and I-JSON checks."""
+    _check_json_media_type(request)
+    raw = await request.read()
+    return parse_json(raw) if raw else None
 
 
 async def read_body(request: web.Request, model: type[Body]) -> Body:
     """The body as `model`, or a 400 listing each wrong field. Values are never echoed back."""
-    raw = await request.read()
-    try:
-        data: Any = json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise bad_request("The body is not valid JSON.") from None
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise bad_request("The body must be a JSON object.")
     try:
@@ -30,6 +148,20 @@ async def read_body(request: web.Request, model: type[Body]) -> Body:
             for e in error.errors(include_input=False, include_url=False)
         ]
         raise bad_request("The body has invalid fields.", errors) from None
+
+
+async def read_form(request: web.Request) -> dict[str, str]:
+    """A browser form's text fields (urlencoded or multipart); 415 for other media types, 400 for a
+    form that cannot be parsed (e.g. multipart without a boundary). Field values are never echoed."""
+    if request.content_type.lower() not in FORM_MEDIA_TYPES:
+        raise unsupported_media_type("a form (application/x-www-form-urlencoded or multipart/form-data)")
+    try:
+        form = await request.post()
+    except web.HTTPException:
+        raise
+    except Exception:  # aiohttp raises assorted errors (AssertionError, ValueError) on a bad form
+        raise bad_request("The form cannot be parsed.") from None
+    return {name: value for name, value in form.items() if isinstance(value, str)}
 
 
 def bearer_token(request: web.Request) -> str | None:

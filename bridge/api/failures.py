@@ -42,7 +42,9 @@ def session_problem(error: Exception) -> Problem | None:
             headers={"Retry-After": "5"},
         )
     if isinstance(error, IdTokenRejected):
-        log.info("id token rejected", extra={"reason": str(error)})
+        # A reason code and the value's fingerprint: never the value (firebase-admin's own error
+        # text quotes it, e.g. a whole API key sent as a Bearer ID token).
+        log.info("id token rejected", extra={"reason": error.code, "fingerprint": error.fingerprint})
         return invalid_credential()
     return None
 

@@ -26,6 +26,10 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 
 
+class AdminLoginForm(BaseModel):
+    credential: str = Field(description="An admin API key or an admin's partner token")
+
+
 class RedirectQuery(BaseModel):
     partner: str
     token: str = Field(description="The partner's JWT")
@@ -39,6 +43,8 @@ class Operation:
     # "none", "user" (ID token or session cookie), "admin", or "key:<scope>" / "key:any"
     auth: str = "none"
     body: type[BaseModel] | None = None
+    # a browser form (application/x-www-form-urlencoded or multipart/form-data) instead of JSON
+    form: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     # status -> response model, or a media type for non-JSON answers ("text/html", "redirect", …)
     responses: dict[int, type[BaseModel] | str] = field(default_factory=dict)
@@ -234,7 +240,11 @@ CATALOG: dict[tuple[str, str], Operation] = {
         responses={200: "text/html", 401: "text/html", 403: "text/html"},
     ),
     ("POST", "/admin/login"): Operation(
-        "Admin page sign-in (form: credential)", "admin page", responses={303: "redirect", 403: "text/html"}
+        "Admin page sign-in (form: credential)",
+        "admin page",
+        form=AdminLoginForm,
+        responses={303: "redirect", 403: "text/html"},
+        errors=(400, 413, 415),
     ),
     ("POST", "/admin/logout"): Operation("Admin page sign-out", "admin page", responses={303: "redirect"}),
     ("GET", "/admin/users/{ref}"): Operation(
@@ -308,19 +318,23 @@ def _security(auth: str) -> list[dict[str, list[str]]] | None:
     return SECURITY[auth]
 
 
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "ref": {
+        "schema": {"type": "string", "minLength": 1},
+        "description": "A user reference: uid, partner:external_id or users/{uid}",
+    },
+    "action": {"schema": {"type": "string", "enum": ["disable", "enable", "revoke", "delete"]}},
+    "id": {"schema": {"type": "string", "minLength": 1}, "description": "The notification's id"},
+}
+# Statuses every operation with a JSON body can answer (bridge.api.bodies.read_body): malformed or
+# invalid JSON, a body over BRIDGE_MAX_BODY_BYTES, a media type other than JSON.
+BODY_ERRORS = (400, 413, 415)
+
+
 def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]]:
     names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     parameters: list[dict[str, Any]] = [
-        {
-            "name": name,
-            "in": "path",
-            "required": True,
-            "schema": {"type": "string"},
-            "description": "A user reference: uid, partner:external_id or users/{uid}"
-            if name == "ref"
-            else "",
-        }
-        for name in names
+        {"name": name, "in": "path", "required": True, **PATH_PARAMETERS[name]} for name in names
     ]
     if query is not None:
         schema = query.model_json_schema()
@@ -355,7 +369,8 @@ def openapi_document() -> dict[str, Any]:
         responses: dict[str, Any] = {
             str(code): _response(answer, schemas_) for code, answer in operation.responses.items()
         }
-        for code in operation.errors:
+        extra_errors = BODY_ERRORS if operation.body is not None else ()
+        for code in sorted({*operation.errors, *extra_errors}):
             responses.setdefault(
                 str(code),
                 {"description": "Problem details (RFC 9457)", "content": {PROBLEM: {"schema": problem}}},
@@ -374,6 +389,15 @@ def openapi_document() -> dict[str, Any]:
             entry["requestBody"] = {
                 "required": True,
                 "content": {JSON: {"schema": schemas_.ref(operation.body)}},
+            }
+        if operation.form is not None:
+            form_schema = schemas_.ref(operation.form)
+            entry["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {"schema": form_schema},
+                    "multipart/form-data": {"schema": form_schema},
+                },
             }
         if (security := _security(operation.auth)) is not None:
             entry["security"] = security

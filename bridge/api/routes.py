@@ -19,6 +19,12 @@ from bridge.api import (
     tokens,
 )
 
+# A user reference may hold "/" (`users/{uid}`), so `{ref}` is greedy; the routes that take the
+# reference alone must not also match the routes that add an action after it, or a request for one
+# would be answered by (and a 405 would advertise the methods of) the other.
+ADMIN_REF = r"{ref:.+(?<!/disable)(?<!/enable)(?<!/revoke)(?<!/claims)}"
+PAGE_REF = r"{ref:.+(?<!/disable)(?<!/enable)(?<!/revoke)(?<!/delete)}"
+
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", health.healthz)
@@ -47,17 +53,17 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/notifications/{id}", notifications.notification_report)
     # admins (admin API key or an admin's partner token)
     app.router.add_get("/admin/v1/users", admin.list_users)
-    app.router.add_get("/admin/v1/users/{ref:.+}", admin.show_user)
+    app.router.add_get(f"/admin/v1/users/{ADMIN_REF}", admin.show_user)
     app.router.add_post("/admin/v1/users/{ref:.+}/disable", admin.disable_user)
     app.router.add_post("/admin/v1/users/{ref:.+}/enable", admin.enable_user)
     app.router.add_post("/admin/v1/users/{ref:.+}/revoke", admin.revoke_user)
     app.router.add_put("/admin/v1/users/{ref:.+}/claims", admin.replace_claims)
-    app.router.add_delete("/admin/v1/users/{ref:.+}", admin.delete_user)
+    app.router.add_delete(f"/admin/v1/users/{ADMIN_REF}", admin.delete_user)
     app.router.add_get("/admin/v1/audit", admin.audit)
     app.router.add_get("/admin/v1/reconcile", admin.reconcile)
     # the admin web page
     app.router.add_get("/admin", pages.user_list)
     app.router.add_post("/admin/login", pages.log_in)
     app.router.add_post("/admin/logout", pages.log_out)
-    app.router.add_get("/admin/users/{ref:.+}", pages.user_detail)
+    app.router.add_get(f"/admin/users/{PAGE_REF}", pages.user_detail)
     app.router.add_post("/admin/users/{ref:.+}/{action:disable|enable|revoke|delete}", pages.act)

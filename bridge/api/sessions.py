@@ -41,7 +41,7 @@ def _tenant_of(custom_token: str) -> str | None:
     """The tenant a custom token names (Google checks the token itself; this only routes it)."""
     try:
         tenant = jwt.decode(custom_token, options={"verify_signature": False}).get("tenant_id")
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):
         return None
     return tenant if isinstance(tenant, str) else None
 

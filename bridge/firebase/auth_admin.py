@@ -17,11 +17,20 @@ from typing import Any, TypeVar
 import firebase_admin
 from firebase_admin import auth, credentials, exceptions, tenant_mgt
 
+from bridge.logs import fingerprint
+
 T = TypeVar("T")
 
 
 class IdTokenRejected(Exception):
-    """An ID token or session cookie that is invalid, expired, revoked or of a disabled user."""
+    """An ID token or session cookie that is invalid, expired, revoked, of a disabled user or of a
+    user Firebase no longer has. The message is a reason code only (firebase-admin's own error text
+    quotes the presented value, so it is never kept), with the value's fingerprint for the log."""
+
+    def __init__(self, code: str, fingerprint: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.fingerprint = fingerprint
 
 
 class AuthRefusedInput(Exception):
@@ -65,7 +74,7 @@ class FirebaseAuth:
             auth.RevokedSessionCookieError,
             auth.UserDisabledError,
         ) as error:
-            raise IdTokenRejected(f"{type(error).__name__}: {error}") from None
+            raise IdTokenRejected(type(error).__name__) from None
         except auth.EmailAlreadyExistsError:
             raise EmailInUse() from None
         except auth.PhoneNumberAlreadyExistsError:
@@ -78,7 +87,7 @@ class FirebaseAuth:
             exceptions.DeadlineExceededError,
             exceptions.InternalError,
         ) as error:
-            raise AuthUnavailable(f"{type(error).__name__}: {error}") from None
+            raise AuthUnavailable(_code(error)) from None
 
     def _client(self, tenant_id: str | None) -> Any:
         if tenant_id:
@@ -86,19 +95,36 @@ class FirebaseAuth:
         return _DefaultClient(self._app)
 
     async def verify_id_token(self, id_token: str) -> dict[str, Any]:
-        claims: dict[str, Any] = await self._run(
-            auth.verify_id_token, id_token, app=self._app, clock_skew_seconds=5
-        )
+        try:
+            claims: dict[str, Any] = await self._run(
+                auth.verify_id_token, id_token, app=self._app, clock_skew_seconds=5
+            )
+        except IdTokenRejected as error:
+            raise IdTokenRejected(error.code, fingerprint(id_token)) from None
+        except RecursionError:  # a header nested past the JSON parser's depth
+            raise IdTokenRejected("RecursionError", fingerprint(id_token)) from None
         return claims
 
     async def create_session_cookie(self, id_token: str, lifetime: timedelta) -> str:
-        cookie: str = await self._run(auth.create_session_cookie, id_token, lifetime, app=self._app)
+        try:
+            cookie: str = await self._run(auth.create_session_cookie, id_token, lifetime, app=self._app)
+        except IdTokenRejected as error:
+            raise IdTokenRejected(error.code, fingerprint(id_token)) from None
+        except auth.UserNotFoundError:  # a valid ID token of a user deleted from Firebase since
+            raise IdTokenRejected("UserNotFoundError", fingerprint(id_token)) from None
+        except RecursionError:
+            raise IdTokenRejected("RecursionError", fingerprint(id_token)) from None
         return cookie
 
     async def verify_session_cookie(self, cookie: str) -> dict[str, Any]:
-        claims: dict[str, Any] = await self._run(
-            auth.verify_session_cookie, cookie, app=self._app, clock_skew_seconds=5
-        )
+        try:
+            claims: dict[str, Any] = await self._run(
+                auth.verify_session_cookie, cookie, app=self._app, clock_skew_seconds=5
+            )
+        except IdTokenRejected as error:
+            raise IdTokenRejected(error.code, fingerprint(cookie)) from None
+        except RecursionError:
+            raise IdTokenRejected("RecursionError", fingerprint(cookie)) from None
         return claims
 
     async def revoke_refresh_tokens(self, uid: str, tenant_id: str | None = None) -> None:
@@ -151,6 +177,12 @@ class FirebaseAuth:
     async def delete_user(self, uid: str, tenant_id: str | None = None) -> None:
         with contextlib.suppress(auth.UserNotFoundError):
             await self._run(self._client(tenant_id).delete_user, uid)
+
+
+def _code(error: Exception) -> str:
+    """An error's type and firebase-admin code, never its text (which may quote what was sent)."""
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__} ({code})" if isinstance(code, str) else type(error).__name__
 
 
 class _DefaultClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Protocol
 
@@ -16,6 +17,13 @@ MAX_EXTERNAL_ID_LENGTH = 1024
 MAX_EMAIL_LENGTH = 320
 MAX_NAME_LENGTH = 256
 MAX_JTI_LENGTH = 256
+# exp/nbf/iat are JSON numbers (RFC 7519 NumericDate) and must name an instant a datetime can hold
+# (before year 10000): `exp` = 10**12 would overflow where the expiry is stored (single-use tokens).
+MAX_NUMERIC_DATE = 253402300799
+TIME_CLAIMS = ("exp", "nbf", "iat")
+KNOWN_ALGORITHMS = frozenset(
+    f"{family}{bits}" for family in ("HS", "RS", "PS", "ES") for bits in ("256", "384", "512")
+) | {"ES256K", "EdDSA", "none"}
 
 
 class KeySource(Protocol):
@@ -76,6 +84,9 @@ class JwtVerifier:
             )
         except jwt.PyJWTError as error:
             raise CredentialRejected(f"{type(error).__name__}: {error}") from None
+        except RecursionError:  # a signed payload nested past the JSON parser's depth
+            raise CredentialRejected("payload is nested too deeply") from None
+        _check_time_claims(claims)
         self._check_claim_rules(claims)
         return claims
 
@@ -84,8 +95,12 @@ class JwtVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise CredentialRejected(f"{type(error).__name__}: {error}") from None
+        except RecursionError:  # `[[[[…` in the header: json.loads gives up before anything else
+            raise CredentialRejected("header is nested too deeply") from None
         if header.get("alg") not in self._rules.algorithms:
-            raise CredentialRejected(f"algorithm {header.get('alg')!r} is not allowed")
+            # Only a known algorithm name is logged: the header is the presenter's text.
+            named = header.get("alg") if header.get("alg") in KNOWN_ALGORITHMS else "(unknown)"
+            raise CredentialRejected(f"algorithm {named!r} is not allowed")
         if "crit" in header:
             raise CredentialRejected("token has a crit header; no extension is understood")
         if self._rules.typ is not None and str(header.get("typ", "")).lower() != self._rules.typ.lower():
@@ -116,6 +131,19 @@ class JwtVerifier:
             display_name=optional_text(claims, self._rules.name_claim, MAX_NAME_LENGTH),
             claims=claims,
         )
+
+
+def _check_time_claims(claims: dict[str, Any]) -> None:
+    """exp/nbf/iat must be finite JSON numbers within datetime's range, not numeric strings (PyJWT
+    converts with int(), which would take "1900000000") nor booleans."""
+    for name in TIME_CLAIMS:
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CredentialRejected(f"claim {name!r} is not a JSON number")
+        if not (math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE):
+            raise CredentialRejected(f"claim {name!r} is out of range")
 
 
 def _one_of(value: Any, allowed: list[Any]) -> bool:

@@ -1,0 +1,73 @@
+"""Requests aiohttp cannot parse (a control byte in the request line, a bad header, …) never reach
+bridge's middlewares: aiohttp answers them itself and logs them on `aiohttp.server` with the raw
+request bytes (query string and header values included, where tokens travel). bridge takes both
+over: the answer is a short problem+json that echoes nothing the client sent, the log line names
+the parser's error type only, and no `aiohttp.server` record carries an exception text."""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web, web_protocol
+
+log = logging.getLogger("bridge.access")
+
+_installed = False
+
+
+class _NoRawBytes(logging.Filter):
+    """Strips exception details (they quote raw request bytes) from every `aiohttp.server` record;
+    the record keeps its message and gains the exception's type name."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            error = record.exc_info[1]
+            record.error = type(error).__name__ if error is not None else None
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def _handle_error(
+    self: web_protocol.RequestHandler,
+    request: web.BaseRequest,
+    status: int = 500,
+    exc: BaseException | None = None,
+    message: str | None = None,
+) -> web.StreamResponse:
+    """Replaces RequestHandler.handle_error: same status and connection handling, nothing echoed."""
+    log.info(
+        "malformed request refused",
+        extra={"status": status, "error": type(exc).__name__ if exc is not None else None},
+    )
+    if request.writer.output_size > 0:
+        raise ConnectionError("Response is sent already, cannot send another response")
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    body: dict[str, Any] = {
+        "type": "/problems/bad-request" if status == 400 else f"/problems/{phrase.lower().replace(' ', '-')}",
+        "title": "Malformed request" if status == 400 else phrase,
+        "status": status,
+        "detail": "The request is not valid HTTP."
+        if 400 <= status < 500
+        else "Something went wrong on our side.",
+    }
+    response = web.Response(status=status, text=json.dumps(body), content_type="application/problem+json")
+    response.force_close()
+    return response
+
+
+def take_over_malformed_requests() -> None:
+    """Install the answer and the log filter (once per process; idempotent)."""
+    global _installed
+    if _installed:
+        return
+    web_protocol.RequestHandler.handle_error = _handle_error  # type: ignore[method-assign]
+    logging.getLogger("aiohttp.server").addFilter(_NoRawBytes())
+    _installed = True
