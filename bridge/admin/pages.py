@@ -17,7 +17,7 @@ from bridge.admin.service import PartlyApplied, UserFilter, UserNotFound
 from bridge.api.access import ADMIN_COOKIE, authenticate_admin
 from bridge.api.bodies import read_form
 from bridge.components import ADMIN_SERVICE, SETTINGS
-from bridge.problems import Problem
+from bridge.problems import Problem, bad_request
 from bridge.request_log import current_request_id
 
 STYLE = """
@@ -65,6 +65,9 @@ async def _admin_or_page(request: web.Request) -> str | web.Response:
         return _sign_in_form(problem.detail or problem.title, problem.status)
 
 
+BLANKS = " \t\r\n\f\v"  # what the contract's `credential` pattern counts as blank
+
+
 def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     return origin is None or origin == f"{request.scheme}://{request.host}"
@@ -78,7 +81,9 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         return _page("Refused", "<p>Cross-site form refused.</p>", 403)
     form = await read_form(request)
-    credential = form.get("credential", "").strip()
+    credential = form.get("credential", "").strip(BLANKS)
+    if not credential:
+        raise bad_request("The form needs a `credential`.")
     response = _see_other("/admin")
     settings = request.app[SETTINGS]
     response.set_cookie(
@@ -212,6 +217,8 @@ async def act(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         return _page("Refused", "<p>Cross-site form refused.</p>", 403)
     ref, action = request.match_info["ref"], request.match_info["action"]
+    if action not in ("disable", "enable", "revoke", "delete"):
+        return _page("Unknown action", "<p>No such action.</p>", 404)
     service = request.app[ADMIN_SERVICE]
     request_id = current_request_id()
     try:

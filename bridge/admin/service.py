@@ -60,7 +60,8 @@ class UserFilter:
         if self.email is not None:
             query["email"] = self.email
         if self.uid_prefix:
-            query["uid"] = {"$regex": "^" + re.escape(self.uid_prefix)}
+            # A NUL cannot travel inside a MongoDB regex; PCRE's \x00 escape matches it.
+            query["uid"] = {"$regex": "^" + re.escape(self.uid_prefix).replace("\x00", "\\x00")}
         created: dict[str, datetime] = {}
         if self.created_from is not None:
             created["$gte"] = self.created_from

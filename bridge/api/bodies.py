@@ -3,9 +3,10 @@
 `read_body` is the one way a JSON route reads its body, so every JSON route gets the same rules:
 only `application/json` or `*/*+json` (415 otherwise, so a cross-site `text/plain` form post never
 reaches a handler), UTF-8 only, I-JSON (RFC 7493): duplicate object keys, lone surrogates, numbers
-that are not finite or outside the 64-bit integer range are 400, and so is nesting deeper than
-`MAX_JSON_DEPTH`. Integral numbers written with a fraction or exponent (`3600.0`, `1e3`) are
-integers, as JSON Schema counts them.
+written with more than `MAX_NUMBER_CHARS` characters or beyond a double are 400, and so are nesting
+deeper than `MAX_JSON_DEPTH` and an object key with a NUL character (MongoDB cannot store it).
+Integral numbers written with a fraction or exponent (`3600.0`, `1e3`) are integers, as JSON Schema
+counts them; integers beyond 64 bits are doubles.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ MAX_JSON_DEPTH = 32
 MAX_NUMBER_CHARS = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _JSON_MEDIA_TYPE = re.compile(r"application/json|[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+\+json")
-FORM_MEDIA_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# Browser forms bridge takes (the admin sign-in): urlencoded only, as a form without a file input
+# is sent; multipart is refused before aiohttp's multipart parser sees it.
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 class _Refused(Exception):
@@ -50,13 +53,13 @@ def _check_json_media_type(request: web.Request) -> None:
         raise unsupported_media_type("UTF-8 JSON")
 
 
-def _integer(text: str) -> int:
+def _integer(text: str) -> int | float:
     if len(text) > MAX_NUMBER_CHARS:
         raise _Refused("A number is too long.")
     value = int(text)
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise _Refused("A number is out of range (64-bit integers).")
-    return value
+    # Beyond 64 bits an integer is kept as a double, as I-JSON receivers do (and MongoDB has no
+    # larger integer); integer fields refuse it.
+    return value if INT64_MIN <= value <= INT64_MAX else float(value)
 
 
 def _number(text: str) -> int | float:
@@ -64,11 +67,9 @@ def _number(text: str) -> int | float:
         raise _Refused("A number is too long.")
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused("A number is out of range.")
-    if value.is_integer():
-        if not INT64_MIN <= value < 2.0**63:
-            raise _Refused("A number is out of range (64-bit integers).")
-        return int(value)
+        raise _Refused("A number is out of range (beyond a double).")
+    if value.is_integer() and INT64_MIN <= value < 2.0**63:
+        return int(value)  # 3600.0 and 1e3 are integers, as JSON Schema counts them
     return value
 
 
@@ -96,6 +97,8 @@ def _check_structure(data: Any) -> None:
             if isinstance(value, dict):
                 for key, item in value.items():
                     _check_text(key)
+                    if "\x00" in key:  # MongoDB cannot store such a key
+                        raise _Refused("An object key holds a NUL character.")
                     stack.append((item, depth + 1))
             else:
                 stack.extend((item, depth + 1) for item in value)
@@ -151,15 +154,16 @@ async def read_body(request: web.Request, model: type[Body]) -> Body:
 
 
 async def read_form(request: web.Request) -> dict[str, str]:
-    """A browser form's text fields (urlencoded or multipart); 415 for other media types, 400 for a
-    form that cannot be parsed (e.g. multipart without a boundary). Field values are never echoed."""
-    if request.content_type.lower() not in FORM_MEDIA_TYPES:
-        raise unsupported_media_type("a form (application/x-www-form-urlencoded or multipart/form-data)")
+    """A browser form's fields (application/x-www-form-urlencoded); 415 for other media types (a
+    multipart body, with or without a boundary), 400 for a form that cannot be parsed. Field
+    values are never echoed."""
+    if request.content_type.lower() != FORM_MEDIA_TYPE:
+        raise unsupported_media_type(f"a form ({FORM_MEDIA_TYPE})")
     try:
         form = await request.post()
     except web.HTTPException:
         raise
-    except Exception:  # aiohttp raises assorted errors (AssertionError, ValueError) on a bad form
+    except Exception:  # aiohttp raises assorted errors (ValueError, UnicodeDecodeError) on a bad form
         raise bad_request("The form cannot be parsed.") from None
     return {name: value for name, value in form.items() if isinstance(value, str)}
 

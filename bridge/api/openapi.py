@@ -16,6 +16,7 @@ from bridge import __version__
 from bridge.admin.routes import AuditQuery, ClaimsBody, UserQuery
 from bridge.api import schemas
 from bridge.api.accounts import AccountBody
+from bridge.api.bodies import INT64_MAX, INT64_MIN
 from bridge.api.devices import DeviceBody, RemoveDeviceBody
 from bridge.api.login import LoginBody
 from bridge.api.sessions import CookieBody, ExchangeBody, RefreshBody
@@ -24,10 +25,13 @@ from bridge.push.messages import NotificationRequest
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
+PAGE_OR_PROBLEM = "text/html or problem"
 
 
 class AdminLoginForm(BaseModel):
-    credential: str = Field(description="An admin API key or an admin's partner token")
+    credential: str = Field(
+        pattern=r"[^ \t\r\n\f\v]", description="An admin API key or an admin's partner token"
+    )
 
 
 class RedirectQuery(BaseModel):
@@ -238,6 +242,7 @@ CATALOG: dict[tuple[str, str], Operation] = {
         "admin page",
         auth="admin",
         responses={200: "text/html", 401: "text/html", 403: "text/html"},
+        errors=(400, 503),
     ),
     ("POST", "/admin/login"): Operation(
         "Admin page sign-in (form: credential)",
@@ -251,13 +256,23 @@ CATALOG: dict[tuple[str, str], Operation] = {
         "Admin page: one user",
         "admin page",
         auth="admin",
-        responses={200: "text/html", 401: "text/html", 404: "text/html"},
+        responses={200: "text/html", 401: "text/html", 403: "text/html", 404: PAGE_OR_PROBLEM},
+        errors=(503,),
+        description="404 is the page for a user neither store knows, or problem+json for a path "
+        "that names no user at all.",
     ),
     ("POST", "/admin/users/{ref}/{action}"): Operation(
         "Admin page: disable, enable, revoke or delete",
         "admin page",
         auth="admin",
-        responses={303: "redirect", 401: "text/html"},
+        responses={
+            303: "redirect",
+            401: "text/html",
+            403: "text/html",
+            404: PAGE_OR_PROBLEM,
+            502: "text/html",
+        },
+        errors=(503,),
     ),
 }
 
@@ -303,9 +318,25 @@ class _Schemas:
         if model.__name__ not in self.components:
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, nested in schema.pop("$defs", {}).items():
-                self.components.setdefault(name, nested)
-            self.components[model.__name__] = schema
+                self.components.setdefault(name, _bounded(nested))
+            self.components[model.__name__] = _bounded(schema)
         return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _bounded(schema: Any) -> Any:
+    """Integers without bounds get the 64-bit range bridge accepts (bridge.api.bodies); objects
+    whose keys must match a pattern say that no other key is allowed."""
+    if isinstance(schema, dict):
+        schema = {key: _bounded(value) for key, value in schema.items()}
+        if "patternProperties" in schema:  # pydantic dict keys with a pattern: no other keys
+            schema.setdefault("additionalProperties", False)
+        if schema.get("type") == "integer":
+            schema.setdefault("minimum", INT64_MIN)
+            schema.setdefault("maximum", INT64_MAX)
+        return schema
+    if isinstance(schema, list):
+        return [_bounded(item) for item in schema]
+    return schema
 
 
 def _security(auth: str) -> list[dict[str, list[str]]] | None:
@@ -347,6 +378,14 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
 
 
 def _response(answer: type[BaseModel] | str, schemas_: _Schemas) -> dict[str, Any]:
+    if answer == PAGE_OR_PROBLEM:
+        return {
+            "description": "An HTML page, or problem details (RFC 9457)",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                PROBLEM: {"schema": schemas_.ref(schemas.ProblemDetails)},
+            },
+        }
     if answer == "redirect":
         return {"description": "Redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
     if isinstance(answer, str):
@@ -394,10 +433,7 @@ def openapi_document() -> dict[str, Any]:
             form_schema = schemas_.ref(operation.form)
             entry["requestBody"] = {
                 "required": True,
-                "content": {
-                    "application/x-www-form-urlencoded": {"schema": form_schema},
-                    "multipart/form-data": {"schema": form_schema},
-                },
+                "content": {"application/x-www-form-urlencoded": {"schema": form_schema}},
             }
         if (security := _security(operation.auth)) is not None:
             entry["security"] = security

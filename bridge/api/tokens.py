@@ -19,7 +19,30 @@ from bridge.users import public_user
 class CustomTokenBody(BaseModel):
     """A user by uid, or by partner and external id."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["uid"],
+                    "properties": {
+                        "uid": {"type": "string"},
+                        "partner": {"type": "null"},
+                        "external_id": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["partner", "external_id"],
+                    "properties": {
+                        "uid": {"type": "null"},
+                        "partner": {"type": "string"},
+                        "external_id": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    )
 
     uid: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     partner: Annotated[str, Field(pattern=PARTNER_ID_PATTERN)] | None = None

@@ -40,7 +40,36 @@ class Audience(BaseModel):
 
 
 class NotificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        # The rules of `_recipients_and_content`, stated in the contract.
+        json_schema_extra={
+            "allOf": [
+                {
+                    "oneOf": [
+                        {
+                            "required": ["recipients"],
+                            "properties": {"recipients": {"type": "array"}, "audience": {"type": "null"}},
+                        },
+                        {
+                            "required": ["audience"],
+                            "properties": {"audience": {"type": "object"}, "recipients": {"type": "null"}},
+                        },
+                    ]
+                },
+                {
+                    "anyOf": [
+                        {"required": ["notification"], "properties": {"notification": {"type": "object"}}},
+                        {
+                            "required": ["data"],
+                            "properties": {"data": {"type": "object", "minProperties": 1}},
+                        },
+                    ]
+                },
+            ]
+        },
+    )
 
     recipients: (
         Annotated[
