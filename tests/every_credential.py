@@ -70,9 +70,11 @@ class Credentials:
     id_token: str
     refresh_token: str
     session_cookie: str
+    uid: str  # the signed-in user's (not a credential)
 
     def values(self) -> dict[str, str]:
-        return dict(vars(self))
+        """Every credential value, by kind."""
+        return {kind: value for kind, value in vars(self).items() if kind != "uid"}
 
 
 async def serve_bridge(make_settings: Any, partner_server: PartnerServer, **settings: Any) -> TestServer:
@@ -106,6 +108,7 @@ async def credentials(
         id_token=login["id_token"],
         refresh_token=login["refresh_token"],
         session_cookie=cookie,
+        uid=login["user"]["uid"],
     )
 
 
