@@ -15,7 +15,7 @@ import aiohttp
 from every_credential import credentials, serve_bridge, signed_in
 
 ST = Path(sys.executable).with_name("st")
-MAX_EXAMPLES = int(os.environ.get("BRIDGE_FUZZ_EXAMPLES", "20"))
+MAX_EXAMPLES = int(os.environ.get("BRIDGE_FUZZ_EXAMPLES", "12"))
 
 
 def config(creds, first: bool) -> str:

@@ -258,6 +258,16 @@ async def test_query_date_times_are_rfc_3339_only(stack):
                 assert response.status == expected, (path, value)
 
 
+async def test_cursors_this_api_did_not_make_are_400(stack):
+    session, base, creds = stack
+    for path in ("/admin", "/admin/v1/users"):
+        for cursor in ("_w", "__8", "gICA"):  # not UTF-8 once decoded
+            async with session.get(
+                f"{base}{path}", params={"cursor": cursor}, headers={"X-Api-Key": creds.api_key}
+            ) as response:
+                assert (response.status, response.content_type) == (400, PROBLEM), (path, cursor)
+
+
 async def test_405_names_only_the_methods_of_the_route_the_path_names(stack):
     session, base, creds = stack
     document = openapi_document()

@@ -118,9 +118,14 @@ async def user_list(request: web.Request) -> web.Response:
         return admin
     partner, email, prefix = (request.query.get(k) or None for k in ("partner", "email", "uid_prefix"))
     service = request.app[ADMIN_SERVICE]
-    page = await service.list_users(
-        UserFilter(partner=partner, email=email, uid_prefix=prefix), request.query.get("cursor") or None, 50
-    )
+    try:
+        page = await service.list_users(
+            UserFilter(partner=partner, email=email, uid_prefix=prefix),
+            request.query.get("cursor") or None,
+            50,
+        )
+    except ValueError as error:  # a cursor this page did not make
+        raise bad_request(str(error)) from None
     rows = await service.with_verdicts(page["users"])
     lines = []
     for row in rows:

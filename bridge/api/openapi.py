@@ -34,6 +34,13 @@ class AdminLoginForm(BaseModel):
     )
 
 
+class AdminPageQuery(BaseModel):
+    partner: str | None = None
+    email: str | None = None
+    uid_prefix: str | None = None
+    cursor: str | None = Field(None, description="From the page's own 'Next page' link")
+
+
 class RedirectQuery(BaseModel):
     partner: str
     token: str = Field(description="The partner's JWT")
@@ -241,6 +248,7 @@ CATALOG: dict[tuple[str, str], Operation] = {
         "Admin page: users and verdicts",
         "admin page",
         auth="admin",
+        query=AdminPageQuery,
         responses={200: "text/html", 401: "text/html", 403: "text/html"},
         errors=(400, 503),
     ),
