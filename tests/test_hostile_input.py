@@ -305,3 +305,58 @@ def test_the_contract_states_the_rules_fuzzing_relies_on():
     cookie = document["components"]["schemas"]["CookieBody"]["properties"]["expires_in"]
     assert cookie["type"] == "integer"
     assert json.dumps(document)  # serialisable as served
+
+
+async def raw_status(host: str, port: int, request: bytes) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(request)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(65536), timeout=10)
+    writer.close()
+    await writer.wait_closed()
+    return int(answer.split(b" ", 2)[1]), answer
+
+
+async def test_raw_bytes_an_http_client_would_not_send_are_4xx(make_settings, partner_server, fcm, db):
+    """Non-UTF-8 bytes in credential headers (aiohttp keeps them as surrogates) and a body whose
+    Content-Encoding lies: each route that reads them answers 4xx problem+json."""
+    server = await serve_bridge(
+        make_settings, partner_server, fcm_url=fcm.base_url, fcm_token_url=f"{fcm.base_url}/token"
+    )
+    before = await collection_counts(db)
+    cases = [
+        ("GET /v1/me", "Authorization: Bearer \xff\xfe.x.y", b"", 401),
+        ("GET /v1/me", "Cookie: __session=\xff\xfe", b"", 401),
+        ("GET /v1/me/devices", "Authorization: Bearer eyJ\xe9", b"", 401),
+        ("GET /admin/v1/users", "Authorization: Bearer \xff.\xfe.x", b"", 401),
+        ("GET /admin", "Cookie: bridge_admin=\xff\xfe", b"", 401),
+        ("GET /v1/api-keys/me", "X-Api-Key: brk_\xff", b"", 401),
+        (
+            "POST /v1/login",
+            "Authorization: Bearer \xff.\xfe.x\r\nContent-Type: application/json",
+            b'{"partner": "acme"}',
+            401,
+        ),
+        (
+            "POST /v1/login",
+            "Content-Type: application/json\r\nContent-Encoding: gzip",
+            b'{"partner": "acme"}',
+            400,
+        ),
+        ("POST /v1/sessions", "Content-Type: application/json\r\nContent-Encoding: gzip", b"\x1f\x8bxx", 400),
+    ]
+    try:
+        for target, headers, body, expected in cases:
+            request = (
+                f"{target} HTTP/1.1\r\nHost: x\r\n{headers}\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode("latin-1") + body
+            status, answer = await raw_status(server.host, server.port, request)
+            media = b"text/html" if target == "GET /admin" else b"application/problem+json"  # the page
+            assert status == expected and media in answer, (
+                target,
+                headers,
+                answer[:300],
+            )
+    finally:
+        await server.close()
+    assert await collection_counts(db) == before

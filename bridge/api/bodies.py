@@ -17,6 +17,7 @@ import re
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
 from bridge.problems import Problem, bad_request
@@ -134,7 +135,10 @@ def parse_json(raw: bytes) -> Any:
 async def read_json(request: web.Request) -> Any:
     """The request's JSON body (None when empty), after the media-type and I-JSON checks."""
     _check_json_media_type(request)
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except RequestPayloadError:  # e.g. `Content-Encoding: gzip` over bytes that are not gzip
+        raise bad_request("The body cannot be decoded (Content-Encoding).") from None
     return parse_json(raw) if raw else None
 
 

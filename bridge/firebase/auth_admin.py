@@ -95,6 +95,7 @@ class FirebaseAuth:
         return _DefaultClient(self._app)
 
     async def verify_id_token(self, id_token: str) -> dict[str, Any]:
+        _ascii_only(id_token)
         try:
             claims: dict[str, Any] = await self._run(
                 auth.verify_id_token, id_token, app=self._app, clock_skew_seconds=5
@@ -106,6 +107,7 @@ class FirebaseAuth:
         return claims
 
     async def create_session_cookie(self, id_token: str, lifetime: timedelta) -> str:
+        _ascii_only(id_token)
         try:
             cookie: str = await self._run(auth.create_session_cookie, id_token, lifetime, app=self._app)
         except IdTokenRejected as error:
@@ -117,6 +119,7 @@ class FirebaseAuth:
         return cookie
 
     async def verify_session_cookie(self, cookie: str) -> dict[str, Any]:
+        _ascii_only(cookie)
         try:
             claims: dict[str, Any] = await self._run(
                 auth.verify_session_cookie, cookie, app=self._app, clock_skew_seconds=5
@@ -177,6 +180,13 @@ class FirebaseAuth:
     async def delete_user(self, uid: str, tenant_id: str | None = None) -> None:
         with contextlib.suppress(auth.UserNotFoundError):
             await self._run(self._client(tenant_id).delete_user, uid)
+
+
+def _ascii_only(token: str) -> None:
+    """ID tokens and session cookies are JWTs, ASCII only; other bytes in a header (which aiohttp
+    keeps as surrogates) would make firebase-admin fail to encode them."""
+    if not token.isascii():
+        raise IdTokenRejected("NotAscii", fingerprint(token))
 
 
 def _code(error: Exception) -> str:

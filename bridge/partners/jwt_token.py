@@ -71,6 +71,8 @@ class JwtVerifier:
     async def decode(self, token: str) -> dict[str, Any]:
         if len(token) > self._rules.max_token_bytes:
             raise CredentialRejected(f"token is longer than {self._rules.max_token_bytes} bytes")
+        if not token.isascii():  # a JWT is ASCII; other header bytes arrive as surrogates
+            raise CredentialRejected("token is not ASCII")
         header = self._checked_header(token)
         key = await self._keys.key_for(header.get("kid") if isinstance(header.get("kid"), str) else None)
         try:
