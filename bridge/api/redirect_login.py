@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 
 from bridge.api.failures import human_message, login_problem
+from bridge.api.redirect_target import redirect_allowed
 from bridge.components import LOGINS, PARTNERS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.metrics import LOGIN_OUTCOMES
@@ -21,24 +22,6 @@ from bridge.partners.base import PartnerToken
 from bridge.partners.config import JwtRules
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def redirect_allowed(target: str, allowed: list[str]) -> bool:
-    """Same scheme, host and port as an allowed URL, and a path under its path."""
-    try:
-        url = urlsplit(target)
-        port = url.port
-    except ValueError:
-        return False
-    if url.scheme not in ("https", "http") or url.username or url.password or "\\" in target:
-        return False
-    for entry in allowed:
-        base = urlsplit(entry)
-        same_origin = (url.scheme, url.hostname, port) == (base.scheme, base.hostname, base.port)
-        prefix = base.path if base.path.endswith("/") else base.path + "/"
-        if same_origin and (url.path == base.path or url.path.startswith(prefix) or not base.path):
-            return True
-    return False
 
 
 def _failure(partner: Partner | None, message: str) -> web.Response:
