@@ -44,6 +44,8 @@ class Logins:
         uid = partner.uid_for(identity)
         claims = partner.developer_claims(identity)
         if partner.single_use:
+            # Refuse a disabled user or a taken uid before the token is spent.
+            await self._users.refuse_conflicts(partner.id, identity.external_id, uid)
             await self._spend(partner, identity)
         # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
         user, custom_token = await asyncio.gather(

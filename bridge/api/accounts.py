@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from bridge.accounts import AccountConflict, NewAccount
 from bridge.api.access import API_KEY, requires_scope
 from bridge.api.bodies import read_body
-from bridge.api.failures import answered
+from bridge.api.failures import answered, uid_conflict
 from bridge.api.login import partner_named
 from bridge.components import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
 from bridge.firebase.auth_admin import AuthRefusedInput
@@ -20,7 +20,7 @@ from bridge.idempotency import IdempotencyInProgress, IdempotencyMismatch, finge
 from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.problems import Problem, bad_request
-from bridge.users import public_user
+from bridge.users import UidConflict, public_user
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
@@ -122,6 +122,8 @@ async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[st
             "Conflict",
             f"The {conflict.field} is already used by another Firebase user.",
         ) from None
+    except UidConflict as error:
+        raise uid_conflict(error) from None
     except AuthRefusedInput as error:
         raise bad_request(f"Firebase refused the account: {error}") from None
     return (201 if created else 200), {"uid": user["uid"], "created": created}

@@ -45,7 +45,8 @@ class PartnerBase(BaseModel):
 
     display_name: str | None = None
     # The Firebase uid; `{partner}` and `{external_id}` are replaced. Over 128 characters it is
-    # replaced by `{partner}:sha256:<hex digest of external_id>` (see identity.federated_uid).
+    # replaced by `{partner}:sha256:<hex digest of external_id>`, as is a uid that has that shape
+    # (see identity.federated_uid).
     uid_format: str = "{partner}:{external_id}"
     # Developer claims in the custom token: Firebase claim name -> claim name in the partner's
     # credential (dotted paths reach into nested objects).
