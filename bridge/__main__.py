@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridge.api_keys import SCOPES
-from bridge.partners.config import ConfigError, load_partners_file
+from bridge.partners.config import PARTNER_ID_PATTERN, ConfigError, load_partners_file
 
 if TYPE_CHECKING:
     from bridge.api_keys import ApiKeys
@@ -68,9 +69,14 @@ async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
 
 def _api_keys_create(args: argparse.Namespace) -> int:
     async def create(keys: ApiKeys) -> int:
-        key, plaintext = await keys.create(args.name, set(args.scope))
+        try:
+            key, plaintext = await keys.create(args.name, set(args.scope), args.partner)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        bound = f", for partner {key.partner!r} only" if key.partner else ""
         print(
-            f"created API key {key.key_id} ({key.name}) with scopes {', '.join(sorted(key.scopes))}",
+            f"created API key {key.key_id} ({key.name}) with scopes {', '.join(sorted(key.scopes))}{bound}",
             file=sys.stderr,
         )
         print("the key is shown once; store it in your secret manager:", file=sys.stderr)
@@ -84,7 +90,8 @@ def _api_keys_list(args: argparse.Namespace) -> int:
     async def show(keys: ApiKeys) -> int:
         for key in await keys.list():
             state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active"
-            print(f"{key['key_id']}  {key['name']:<24} {','.join(key['scopes']):<40} {state}")
+            partner = key["partner"] or "*"
+            print(f"{key['key_id']}  {key['name']:<24} {','.join(key['scopes']):<40} {partner:<12} {state}")
         return 0
 
     return asyncio.run(_with_api_keys(show))
@@ -99,6 +106,12 @@ def _api_keys_revoke(args: argparse.Namespace) -> int:
         return 1
 
     return asyncio.run(_with_api_keys(revoke))
+
+
+def _partner_id(value: str) -> str:
+    if not re.fullmatch(PARTNER_ID_PATTERN, value):
+        raise argparse.ArgumentTypeError("partner ids are 1-32 of a-z, 0-9, '-' and '_'")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -132,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True, help="who uses it, e.g. 'acme-backend'")
     create.add_argument(
         "--scope", action="append", required=True, choices=sorted(SCOPES), help="repeat for several scopes"
+    )
+    create.add_argument(
+        "--partner",
+        type=_partner_id,
+        help="bind the key to one partner: it then acts only on that partner's users",
     )
     create.set_defaults(run=_api_keys_create)
     api_keys.add_parser("list", help="list keys (never their secrets)").set_defaults(run=_api_keys_list)

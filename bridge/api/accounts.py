@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from bridge.accounts import AccountConflict, NewAccount
-from bridge.api.access import API_KEY, requires_scope
+from bridge.api.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.api.bodies import read_body
 from bridge.api.failures import answered, uid_conflict
 from bridge.api.login import partner_named
@@ -63,6 +63,8 @@ class AccountBody(BaseModel):
 @requires_scope("accounts:write")
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountBody)
+    if not request[API_KEY].may_act_for(body.partner):
+        raise key_bound_to_partner(request[API_KEY])
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         status, result = await _create(request, body)
