@@ -1,13 +1,32 @@
-"""Failed-login counters in MongoDB (fixed windows), shared by every bridge process."""
+"""Failed-login counters in MongoDB (fixed windows), shared by every bridge process.
+
+Two ways to count. `reserve` takes one attempt out of each counter's window atomically *before*
+the credential is checked (a password relayed to the partner): however many requests arrive at
+once, in however many processes, at most `limit` of them get through per window; a success or an
+error that said nothing about the password gives its attempt back (`release`). `refuse_if_locked`
++ `record_failure` check first and count afterwards: cheaper, for checks bridge makes itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from bridge.database import Store
+
+
+def normalised_username(username: str) -> str:
+    """The form a username is counted under: surrounding whitespace stripped, NFKC, case-folded,
+    so `" Ann"`, `"ann\n"` and fullwidth `ANN` share one counter. (What is relayed to the partner is
+    what the user typed.)"""
+    return unicodedata.normalize("NFKC", username.strip()).casefold().strip()
+
 
 ATTEMPTS_COLLECTION = "login_attempts"
 
@@ -50,6 +69,62 @@ class LoginAttempts(Store):
             if window["failures"] >= limits[window["_id"]]:
                 seconds = (window["expires_at"] - now).total_seconds()
                 raise LockedOut(max(1, math.ceil(seconds)))
+
+    async def reserve(self, counters: list[Counter]) -> None:
+        """Take one attempt from each counter's window, or raise LockedOut (taking none) when a
+        window has none left. Atomic per counter: a conditional upsert on `_id`."""
+        taken: list[Counter] = []
+        try:
+            for counter in counters:
+                await self._reserve_one(counter)
+                taken.append(counter)
+        except LockedOut:
+            await self.release(taken)
+            raise
+
+    async def _reserve_one(self, counter: Counter) -> None:
+        for _ in range(5):
+            now = datetime.now(UTC)
+            live = {"$gt": ["$expires_at", now]}
+            try:
+                # Matches a window with room left, or an expired one; a full live window does not
+                # match, and the upsert then collides with it on `_id`.
+                await self.collection.update_one(
+                    {
+                        "_id": counter.id,
+                        "$or": [{"expires_at": {"$lte": now}}, {"failures": {"$lt": counter.limit}}],
+                    },
+                    [
+                        {
+                            "$set": {
+                                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
+                                "expires_at": {
+                                    "$cond": [
+                                        live,
+                                        "$expires_at",
+                                        now + timedelta(seconds=counter.window_seconds),
+                                    ]
+                                },
+                            }
+                        }
+                    ],
+                    upsert=True,
+                )
+                return
+            except DuplicateKeyError:
+                window: dict[str, Any] | None = await self.collection.find_one({"_id": counter.id})
+                if window is not None and window["expires_at"] > now and window["failures"] >= counter.limit:
+                    seconds = (window["expires_at"] - now).total_seconds()
+                    raise LockedOut(max(1, math.ceil(seconds))) from None
+                # Lost a race to create the window, or it just expired: try again.
+        raise LockedOut(1)
+
+    async def release(self, counters: list[Counter]) -> None:
+        """Give back attempts taken by `reserve` (the check succeeded or never happened)."""
+        for counter in counters:
+            await self.collection.update_one(
+                {"_id": counter.id, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}}
+            )
 
     async def record_failure(self, counters: list[Counter]) -> None:
         now = datetime.now(UTC)

@@ -88,6 +88,16 @@ def federated_uid(partner: str, external_id: str, uid_format: str = "{partner}:{
     return f"{partner}:sha256:{digest}"
 
 
+def normalised_email(address: str, casefold_local_part: bool = True) -> str:
+    """An email address as an identifier: the domain always case-folded (DNS names are
+    case-insensitive), the local part too unless a partner's mailboxes are case-sensitive.
+    A value without `@` is returned unchanged."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local:
+        return address
+    return f"{local.casefold() if casefold_local_part else local}@{domain.casefold()}"
+
+
 def check_claims(claims: Mapping[str, Any]) -> None:
     """Raise ValueError when claims use a reserved name or exceed 1000 bytes of JSON."""
     reserved = sorted(set(claims) & RESERVED_CLAIMS)

@@ -113,7 +113,12 @@ async def _create_once(
 async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[str, Any]]:
     partner = partner_named(request, body.partner)
     account = NewAccount(
-        body.external_id, body.email, body.display_name, body.phone, body.claims, body.disabled
+        partner.external_id_of(body.external_id),
+        body.email,
+        body.display_name,
+        body.phone,
+        body.claims,
+        body.disabled,
     )
     try:
         user, created = await answered(request.app[ACCOUNTS].create(partner, account))

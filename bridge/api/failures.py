@@ -140,6 +140,7 @@ def human_message(problem: Problem, error: Exception) -> str:
         "invalid-credential": "invalid token",
         "user-disabled": "account disabled",
         "uid-conflict": "account conflict",
+        "too-many-attempts": "too many attempts; try again later",
         "unknown-partner": "unknown partner",
         "bad-request": "invalid request",
     }.get(problem.slug, "sign-in is unavailable right now")

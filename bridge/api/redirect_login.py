@@ -12,9 +12,10 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
+from bridge.api.bodies import client_address
 from bridge.api.failures import human_message, login_problem
 from bridge.api.redirect_target import redirect_allowed
-from bridge.components import LOGINS, PARTNERS
+from bridge.components import LOGINS, PARTNERS, SETTINGS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
@@ -51,7 +52,10 @@ async def redirect_login(request: web.Request) -> web.Response:
         return _failure(partner, "missing token")
     try:
         result = await request.app[LOGINS].login(
-            partner, PartnerToken(token), with_session=rules.redirect_with_session
+            partner,
+            PartnerToken(token),
+            with_session=rules.redirect_with_session,
+            client_address=client_address(request, request.app[SETTINGS].trusted_proxies),
         )
     except Exception as error:
         problem = login_problem(error, partner.id)

@@ -45,13 +45,15 @@ async def mint_custom_token(request: web.Request) -> web.Response:
         assert body.partner is not None and body.external_id is not None
         if not key.may_act_for(body.partner):
             raise key_bound_to_partner(key)
-        user = await users.find_by_external_id(body.partner, body.external_id)
+        partner = request.app[PARTNERS].get(body.partner)
+        external_id = partner.external_id_of(body.external_id) if partner else body.external_id
+        user = await users.find_by_external_id(body.partner, external_id)
     if user is None or not key.may_act_for(user.get("partner")):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
     if user.get("disabled"):
         raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
-    partner = request.app[PARTNERS].get(user["partner"])
-    tenant = partner.config.tenant_id if partner is not None else None
+    owner = request.app[PARTNERS].get(user["partner"])
+    tenant = owner.config.tenant_id if owner is not None else None
     custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
     return web.json_response(
         {
