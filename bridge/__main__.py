@@ -1,4 +1,4 @@
-"""The `bridge` command: serve, keys, partners, api-keys."""
+"""The `bridge` command: serve, keys, partners, api-keys, unlock, admin."""
 
 from __future__ import annotations
 
@@ -108,6 +108,29 @@ def _api_keys_revoke(args: argparse.Namespace) -> int:
     return asyncio.run(_with_api_keys(revoke))
 
 
+def _unlock(args: argparse.Namespace) -> int:
+    """Clear the failed-login counters of a username or an address at one partner."""
+    from bridge.attempts import LoginAttempts, address_key, invalid_key, user_key
+    from bridge.database import open_client
+    from bridge.settings import Settings
+
+    keys = [user_key(args.partner, args.username)] if args.username is not None else []
+    if args.address is not None:
+        keys += [address_key(args.partner, args.address), invalid_key(args.partner, args.address)]
+
+    async def run() -> int:
+        settings = Settings()
+        client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
+        try:
+            cleared = await LoginAttempts(client[settings.mongodb_database]).unlock(keys)
+        finally:
+            await client.close()
+        print(f"cleared {cleared} counter(s)")
+        return 0
+
+    return asyncio.run(run())
+
+
 def _partner_id(value: str) -> str:
     if not re.fullmatch(PARTNER_ID_PATTERN, value):
         raise argparse.ArgumentTypeError("partner ids are 1-32 of a-z, 0-9, '-' and '_'")
@@ -156,6 +179,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke = api_keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.set_defaults(run=_api_keys_revoke)
+    unlock = commands.add_parser(
+        "unlock", help="let a locked-out username or address log in again at once (MongoDB from env)"
+    )
+    unlock.add_argument("--partner", type=_partner_id, required=True)
+    who = unlock.add_mutually_exclusive_group(required=True)
+    who.add_argument("--username", help="as the user types it (counted stripped, NFKC, case-folded)")
+    who.add_argument("--address", help="a client address (as bridge sees it: see BRIDGE_TRUSTED_PROXIES)")
+    unlock.set_defaults(run=_unlock)
     from bridge.admin.cli import add_commands
 
     add_commands(commands)

@@ -31,6 +31,18 @@ def normalised_username(username: str) -> str:
 ATTEMPTS_COLLECTION = "login_attempts"
 
 
+def user_key(partner: str, username: str) -> str:
+    return f"user:{partner}:{normalised_username(username)}"
+
+
+def address_key(partner: str, address: str) -> str:
+    return f"address:{partner}:{address}"
+
+
+def invalid_key(partner: str, address: str) -> str:
+    return f"invalid:{partner}:{address}"
+
+
 @dataclass(frozen=True, slots=True)
 class Counter:
     """One thing to limit (a username at a partner, a client address): its key, the failures it
@@ -152,3 +164,9 @@ class LoginAttempts(Store):
 
     async def clear(self, counter: Counter) -> None:
         await self.collection.delete_one({"_id": counter.id})
+
+    async def unlock(self, keys: list[str]) -> int:
+        """Forget the counters with these keys (`bridge unlock`); how many were live."""
+        ids = [Counter(key, 0, 0).id for key in keys]
+        result = await self.collection.delete_many({"_id": {"$in": ids}})
+        return int(result.deleted_count)

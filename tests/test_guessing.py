@@ -12,6 +12,7 @@ import jwt
 import pytest
 from test_password_partners import PASSWORD, shop_partner
 
+from bridge.__main__ import main
 from bridge.app import create_app
 
 from partner_tokens import ISSUER
@@ -209,3 +210,28 @@ async def test_redirect_logins_count_towards_the_address_throttle(start_with_par
     )
     assert locked.status == 302 and "custom_token" not in locked.headers["Location"]
     assert "too+many+attempts" in locked.headers["Location"]
+
+
+async def test_bridge_unlock_lets_a_locked_out_user_and_address_back_in(
+    aiohttp_client, make_settings, partner_server, shop, keys, monkeypatch, mongodb_uri, database_name
+):
+    """How a locked-out user gets back in before the window ends: an operator runs `bridge unlock`."""
+    partner_server.login_delay = 0.0
+    settings = make_settings(extra_partners={"shop": shop}, trusted_proxies=frozenset({"127.0.0.1"}))
+    client = await aiohttp_client(create_app(settings))
+    monkeypatch.setenv("BRIDGE_MONGODB_URI", mongodb_uri)
+    monkeypatch.setenv("BRIDGE_MONGODB_DATABASE", database_name)
+    for n in range(LIMIT):
+        await password_login(client, "ann", f"guess-{n}")
+    assert (await password_login(client, "Ann", PASSWORD)).status == 429
+    attacker = {"X-Forwarded-For": "203.0.113.50"}
+    for n in range(30):
+        await token_login(client, "acme", forged(n=n), **attacker)
+    assert (await token_login(client, "acme", keys.token(), **attacker)).status == 429
+
+    unlock_user = ["unlock", "--partner", "shop", "--username", " ANN "]
+    assert await asyncio.to_thread(main, unlock_user) == 0
+    assert (await password_login(client, "ann", PASSWORD)).status == 200
+    unlock_address = ["unlock", "--partner", "acme", "--address", "203.0.113.50"]
+    assert await asyncio.to_thread(main, unlock_address) == 0
+    assert (await token_login(client, "acme", keys.token(), **attacker)).status == 200

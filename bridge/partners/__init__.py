@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.attempts import Counter, LoginAttempts
+from bridge.attempts import Counter, LoginAttempts, invalid_key
 from bridge.identity import ExternalIdentity, developer_claims, federated_uid, normalised_email
 from bridge.outbound import Outbound
 from bridge.partners.base import Verifier
@@ -60,7 +60,7 @@ class Partner:
     def invalid_counter(self, client_address: str) -> Counter:
         """Invalid credentials from one address to this partner (every kind of credential)."""
         return Counter(
-            f"invalid:{self.id}:{client_address}",
+            invalid_key(self.id, client_address),
             self.config.max_invalid_per_address,
             self.config.invalid_window_seconds,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridge.attempts import Counter, LoginAttempts, normalised_username
+from bridge.attempts import Counter, LoginAttempts, address_key, user_key
 from bridge.identity import ExternalIdentity, normalised_email
 from bridge.outbound import Outbound, UpstreamError, UpstreamTimeout
 from bridge.partners.base import Credential, CredentialRejected, PasswordLogin, WrongCredentialKind
@@ -74,12 +74,12 @@ class PasswordVerifier:
         window = self._config.failure_window_seconds
         return [
             Counter(
-                f"user:{self._partner_id}:{normalised_username(credential.username)}",
+                user_key(self._partner_id, credential.username),
                 self._config.max_failures_per_user,
                 window,
             ),
             Counter(
-                f"address:{self._partner_id}:{credential.client_address}",
+                address_key(self._partner_id, credential.client_address),
                 self._config.max_failures_per_address,
                 window,
             ),
