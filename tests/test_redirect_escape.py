@@ -36,6 +36,8 @@ ESCAPES = [
     "https://app.acme.test/auth/..",
     "https://app.acme.test/auth/..?next=1",
     "https://app.acme.test/auth/..#frag",
+    "https://app.acme.test/auth/..;/evil",
+    "https://app.acme.test/auth/%2e%2e;x=1/evil",
     "https://app.acme.test/auth/..\\evil",
     "https://app.acme.test/auth/%5c..%5cevil",
     "https://app.acme.test/auth\\..\\evil",

@@ -6,7 +6,7 @@ Refused outright, whatever the allow-list says:
   as punycode and other characters percent-encoded);
 - backslashes (browsers read them as `/` in http(s) URLs), raw or percent-encoded;
 - encoded slashes (`%2F`), which a server may decode into a path separator;
-- dot segments (`.`, `..`), raw or percent-encoded (`%2e%2e`, `.%2E`...);
+- dot segments (`.`, `..`, also with `;parameters`), raw or percent-encoded (`%2e%2e`, `.%2E`...);
 - user-info (`user:pass@host`), a missing host, a scheme other than http(s), a bad port.
 
 What is left is compared with each allowed URL: the same scheme, host and effective port, and a
@@ -80,7 +80,8 @@ def refusal_reason(target: str) -> str | None:
     decoded = unquote(url.path)
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in decoded):
         return "encoded control character"
-    if "\\" in decoded or any(segment in (".", "..") for segment in decoded.split("/")):
+    # `..;x` counts as `..`: some servers (Tomcat, Spring) drop a segment's `;parameters`.
+    if "\\" in decoded or any(segment.split(";", 1)[0] in (".", "..") for segment in decoded.split("/")):
         return "dot segment or backslash in the path"
     return None
 
