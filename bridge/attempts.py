@@ -4,7 +4,8 @@ Two ways to count. `reserve` takes one attempt out of each counter's window atom
 the credential is checked (a password relayed to the partner): however many requests arrive at
 once, in however many processes, at most `limit` of them get through per window; a success or an
 error that said nothing about the password gives its attempt back (`release`). `refuse_if_locked`
-+ `record_failure` check first and count afterwards: cheaper, for checks bridge makes itself.
++ `record_failure` check first and count failures afterwards, for checks bridge makes itself
+(tokens): a success costs one read, and failures beyond the limit are answered 429, never 401.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from bridge.database import Store
@@ -138,29 +140,44 @@ class LoginAttempts(Store):
                 {"_id": counter.id, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}}
             )
 
-    async def record_failure(self, counters: list[Counter]) -> None:
-        now = datetime.now(UTC)
-        for counter in counters:
-            # One atomic update: a live window counts up, an expired or missing one starts again.
+    async def record_failure(self, counter: Counter) -> int | None:
+        """Count one failure (one atomic update: a live window counts up, an expired or missing
+        one starts again). Returns the seconds until the window ends when this failure is beyond
+        the limit: the caller answers 429 instead of revealing the outcome, so however many
+        requests race past `refuse_if_locked`, at most `limit` failures are ever answered."""
+        for attempt in range(3):
+            now = datetime.now(UTC)
             live = {"$gt": ["$expires_at", now]}
-            await self.collection.update_one(
-                {"_id": counter.id},
-                [
-                    {
-                        "$set": {
-                            "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
-                            "expires_at": {
-                                "$cond": [
-                                    live,
-                                    "$expires_at",
-                                    now + timedelta(seconds=counter.window_seconds),
-                                ]
-                            },
+            try:
+                window = await self.collection.find_one_and_update(
+                    {"_id": counter.id},
+                    [
+                        {
+                            "$set": {
+                                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
+                                "expires_at": {
+                                    "$cond": [
+                                        live,
+                                        "$expires_at",
+                                        now + timedelta(seconds=counter.window_seconds),
+                                    ]
+                                },
+                            }
                         }
-                    }
-                ],
-                upsert=True,
-            )
+                    ],
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                if attempt == 2:
+                    raise
+                continue  # two first failures raced to create the window; count again
+            assert window is not None  # upsert with ReturnDocument.AFTER always returns one
+            if window["failures"] <= counter.limit:
+                return None
+            seconds: float = (window["expires_at"] - now).total_seconds()
+            return max(1, math.ceil(seconds))
+        raise AssertionError("unreachable")
 
     async def clear(self, counter: Counter) -> None:
         await self.collection.delete_one({"_id": counter.id})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.attempts import LoginAttempts
+from bridge.attempts import LockedOut, LoginAttempts
 from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.sessions import Session, SessionApi
 from bridge.identity import ExternalIdentity
@@ -65,9 +65,10 @@ class Logins:
                 # Refuse a disabled user or a taken uid before the token is spent.
                 await self._users.refuse_conflicts(partner.id, identity.external_id, uid)
                 await self._spend(partner, identity)
-        except CredentialRejected:
-            if invalid is not None:
-                await self._attempts.record_failure([invalid])
+        except CredentialRejected as rejected:
+            retry_after = await self._attempts.record_failure(invalid) if invalid is not None else None
+            if retry_after is not None:
+                raise LockedOut(retry_after) from rejected
             raise
         # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
         user, custom_token = await asyncio.gather(

@@ -107,6 +107,21 @@ async def test_forged_tokens_from_one_address_are_throttled_with_the_defaults(
     assert await db.users.count_documents({}) == 1
 
 
+async def test_concurrent_forged_tokens_get_at_most_the_limit_of_401s(aiohttp_client, make_settings, db):
+    """However many race past the lock check, at most max_invalid_per_address failures are
+    answered as such; the rest are 429 and write nothing."""
+    settings = make_settings()
+    one = await aiohttp_client(create_app(settings))
+    two = await aiohttp_client(create_app(settings))
+
+    answers = await asyncio.gather(
+        *(token_login(one if n % 2 else two, "acme", forged(n=n)) for n in range(300))
+    )
+
+    assert Counter(response.status for response in answers) == {401: 30, 429: 270}
+    assert await db.users.count_documents({}) == 0
+
+
 async def test_forwarded_for_is_ignored_from_untrusted_peers(client, keys):
     """Without BRIDGE_TRUSTED_PROXIES, rotating X-Forwarded-For does not escape the throttle."""
     for n in range(30):
