@@ -146,6 +146,10 @@ async def test_a_partner_bound_key_acts_on_no_other_partners_users(client, keys,
     other_device = {"token": token("theirs", 2)}
     put = await client.put(f"/v1/users/{other}/devices", headers=bearer(unbound_key), json=other_device)
     assert put.status == 201
+    # ... and the bound key cannot take that device over for its own user.
+    steal = await client.put(f"/v1/users/{own}/devices", headers=bound, json=other_device)
+    assert steal.status == 403
+    assert (await db.devices.find_one({"_id": other_device["token"]}))["uid"] == other
 
     # notifications by reference: the other partner's user is unknown to this key
     sent = await client.post("/v1/notifications", headers=bound, json={"recipients": [own, other], **HELLO})

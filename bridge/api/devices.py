@@ -33,8 +33,19 @@ class RemoveDeviceBody(BaseModel):
     token: FcmToken
 
 
-async def _register(request: web.Request, uid: str, actor: str) -> web.Response:
+async def _register(request: web.Request, uid: str, actor: str, bound_to: str | None = None) -> web.Response:
     body = await read_body(request, DeviceBody)
+    if bound_to is not None:
+        # A key bound to one partner never takes a device away from another partner's user.
+        owner = await request.app[DEVICES].owner_of(body.token)
+        owner_user = await request.app[USERS].find_by_uid(owner) if owner not in (None, uid) else None
+        if owner_user is not None and owner_user.get("partner") != bound_to:
+            raise Problem(
+                403,
+                "forbidden",
+                "Forbidden",
+                f"This device is registered to a user of another partner than {bound_to!r}.",
+            )
     new, moved_from = await request.app[DEVICES].register(uid, body.token, body.platform, body.app_id)
     if moved_from is not None:
         # The token belonged to another user (an app reinstalled and signed in as someone else):
@@ -95,7 +106,8 @@ async def remove_my_device(request: web.Request) -> web.Response:
 
 @requires_scope("accounts:write")
 async def register_user_device(request: web.Request) -> web.Response:
-    return await _register(request, await _user_named(request), f"api-key:{request[API_KEY].key_id}")
+    key = request[API_KEY]
+    return await _register(request, await _user_named(request), f"api-key:{key.key_id}", key.partner)
 
 
 @requires_scope("accounts:write")

@@ -53,6 +53,11 @@ class DeviceStore(Store):
         previous = before.get("uid") if before is not None else None
         return previous != uid, (previous if previous not in (None, uid) else None)
 
+    async def owner_of(self, token: str) -> str | None:
+        """The uid that has this registration token now, if any."""
+        device = await self.collection.find_one({"_id": token}, {"uid": True})
+        return str(device["uid"]) if device is not None else None
+
     async def _enforce_cap(self, uid: str) -> None:
         excess = (
             self.collection.find({"uid": uid}, {"_id": True})
