@@ -1,16 +1,17 @@
-"""The `bridge` command: serve, keys, partners, api-keys."""
+"""The `bridge` command: serve, keys, partners, api-keys, unlock, admin."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bridge.api_keys import SCOPES
-from bridge.partners.config import ConfigError, load_partners_file
+from bridge.partners.config import PARTNER_ID_PATTERN, ConfigError, load_partners_file
 
 if TYPE_CHECKING:
     from bridge.api_keys import ApiKeys
@@ -68,9 +69,14 @@ async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
 
 def _api_keys_create(args: argparse.Namespace) -> int:
     async def create(keys: ApiKeys) -> int:
-        key, plaintext = await keys.create(args.name, set(args.scope))
+        try:
+            key, plaintext = await keys.create(args.name, set(args.scope), args.partner)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        bound = f", for partner {key.partner!r} only" if key.partner else ""
         print(
-            f"created API key {key.key_id} ({key.name}) with scopes {', '.join(sorted(key.scopes))}",
+            f"created API key {key.key_id} ({key.name}) with scopes {', '.join(sorted(key.scopes))}{bound}",
             file=sys.stderr,
         )
         print("the key is shown once; store it in your secret manager:", file=sys.stderr)
@@ -84,7 +90,8 @@ def _api_keys_list(args: argparse.Namespace) -> int:
     async def show(keys: ApiKeys) -> int:
         for key in await keys.list():
             state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active"
-            print(f"{key['key_id']}  {key['name']:<24} {','.join(key['scopes']):<40} {state}")
+            partner = key["partner"] or "*"
+            print(f"{key['key_id']}  {key['name']:<24} {','.join(key['scopes']):<40} {partner:<12} {state}")
         return 0
 
     return asyncio.run(_with_api_keys(show))
@@ -99,6 +106,35 @@ def _api_keys_revoke(args: argparse.Namespace) -> int:
         return 1
 
     return asyncio.run(_with_api_keys(revoke))
+
+
+def _unlock(args: argparse.Namespace) -> int:
+    """Clear the failed-login counters of a username or an address at one partner."""
+    from bridge.attempts import LoginAttempts, address_key, invalid_key, user_key
+    from bridge.database import open_client
+    from bridge.settings import Settings
+
+    keys = [user_key(args.partner, args.username)] if args.username is not None else []
+    if args.address is not None:
+        keys += [address_key(args.partner, args.address), invalid_key(args.partner, args.address)]
+
+    async def run() -> int:
+        settings = Settings()
+        client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
+        try:
+            cleared = await LoginAttempts(client[settings.mongodb_database]).unlock(keys)
+        finally:
+            await client.close()
+        print(f"cleared {cleared} counter(s)")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _partner_id(value: str) -> str:
+    if not re.fullmatch(PARTNER_ID_PATTERN, value):
+        raise argparse.ArgumentTypeError("partner ids are 1-32 of a-z, 0-9, '-' and '_'")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -133,11 +169,24 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--scope", action="append", required=True, choices=sorted(SCOPES), help="repeat for several scopes"
     )
+    create.add_argument(
+        "--partner",
+        type=_partner_id,
+        help="bind the key to one partner: it then acts only on that partner's users",
+    )
     create.set_defaults(run=_api_keys_create)
     api_keys.add_parser("list", help="list keys (never their secrets)").set_defaults(run=_api_keys_list)
     revoke = api_keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.set_defaults(run=_api_keys_revoke)
+    unlock = commands.add_parser(
+        "unlock", help="let a locked-out username or address log in again at once (MongoDB from env)"
+    )
+    unlock.add_argument("--partner", type=_partner_id, required=True)
+    who = unlock.add_mutually_exclusive_group(required=True)
+    who.add_argument("--username", help="as the user types it (counted stripped, NFKC, case-folded)")
+    who.add_argument("--address", help="a client address (as bridge sees it: see BRIDGE_TRUSTED_PROXIES)")
+    unlock.set_defaults(run=_unlock)
     from bridge.admin.cli import add_commands
 
     add_commands(commands)

@@ -28,6 +28,11 @@ class ApiKey:
     key_id: str
     name: str
     scopes: frozenset[str]
+    # Bound to one partner: the key acts only on that partner's users (None: every partner).
+    partner: str | None = None
+
+    def may_act_for(self, partner: str | None) -> bool:
+        return self.partner is None or self.partner == partner
 
 
 def _digest(secret: str) -> str:
@@ -37,23 +42,27 @@ def _digest(secret: str) -> str:
 class ApiKeys(Store):
     collection_name = API_KEYS_COLLECTION
 
-    async def create(self, name: str, scopes: set[str]) -> tuple[ApiKey, str]:
-        """A new key; the plaintext is returned once and never stored."""
+    async def create(self, name: str, scopes: set[str], partner: str | None = None) -> tuple[ApiKey, str]:
+        """A new key; the plaintext is returned once and never stored. With `partner`, the key
+        acts only on that partner's users (an admin key cannot be bound: admins see everyone)."""
         unknown = scopes - SCOPES
         if unknown or not scopes:
             raise ValueError(f"scopes must be some of {', '.join(sorted(SCOPES))}")
+        if partner is not None and "admin" in scopes:
+            raise ValueError("an admin key acts on every partner; it cannot be bound to one")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         await self.collection.insert_one(
             {
                 "_id": key_id,
                 "name": name,
                 "scopes": sorted(scopes),
+                "partner": partner,
                 "secret_sha256": _digest(secret),
                 "created_at": datetime.now(UTC),
                 "revoked_at": None,
             }
         )
-        return ApiKey(key_id, name, frozenset(scopes)), f"{KEY_PREFIX}_{key_id}_{secret}"
+        return ApiKey(key_id, name, frozenset(scopes), partner), f"{KEY_PREFIX}_{key_id}_{secret}"
 
     async def authenticate(self, presented: str) -> ApiKey | None:
         """The key's identity when `presented` is a live key, else None."""
@@ -64,7 +73,7 @@ class ApiKeys(Store):
         stored = await self.collection.find_one({"_id": key_id, "revoked_at": None})
         if stored is None or not hmac.compare_digest(stored["secret_sha256"], _digest(secret)):
             return None
-        return ApiKey(key_id, stored["name"], frozenset(stored["scopes"]))
+        return ApiKey(key_id, stored["name"], frozenset(stored["scopes"]), stored.get("partner"))
 
     async def revoke(self, key_id: str) -> bool:
         result = await self.collection.update_one(
@@ -78,6 +87,7 @@ class ApiKeys(Store):
                 "key_id": doc["_id"],
                 "name": doc["name"],
                 "scopes": doc["scopes"],
+                "partner": doc.get("partner"),
                 "created_at": doc["created_at"],
                 "revoked_at": doc.get("revoked_at"),
             }

@@ -1,15 +1,48 @@
-"""Failed-login counters in MongoDB (fixed windows), shared by every bridge process."""
+"""Failed-login counters in MongoDB (fixed windows), shared by every bridge process.
+
+Two ways to count. `reserve` takes one attempt out of each counter's window atomically *before*
+the credential is checked (a password relayed to the partner): however many requests arrive at
+once, in however many processes, at most `limit` of them get through per window; a success or an
+error that said nothing about the password gives its attempt back (`release`). `refuse_if_locked`
++ `record_failure` check first and count failures afterwards, for checks bridge makes itself
+(tokens): a success costs one read, and failures beyond the limit are answered 429, never 401.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from bridge.database import Store
 
+
+def normalised_username(username: str) -> str:
+    """The form a username is counted under: surrounding whitespace stripped, NFKC, case-folded,
+    so `" Ann"`, `"ann\n"` and fullwidth `ANN` share one counter. (What is relayed to the partner is
+    what the user typed.)"""
+    return unicodedata.normalize("NFKC", username.strip()).casefold().strip()
+
+
 ATTEMPTS_COLLECTION = "login_attempts"
+
+
+def user_key(partner: str, username: str) -> str:
+    return f"user:{partner}:{normalised_username(username)}"
+
+
+def address_key(partner: str, address: str) -> str:
+    return f"address:{partner}:{address}"
+
+
+def invalid_key(partner: str, address: str) -> str:
+    return f"invalid:{partner}:{address}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,29 +84,106 @@ class LoginAttempts(Store):
                 seconds = (window["expires_at"] - now).total_seconds()
                 raise LockedOut(max(1, math.ceil(seconds)))
 
-    async def record_failure(self, counters: list[Counter]) -> None:
-        now = datetime.now(UTC)
-        for counter in counters:
-            # One atomic update: a live window counts up, an expired or missing one starts again.
+    async def reserve(self, counters: list[Counter]) -> None:
+        """Take one attempt from each counter's window, or raise LockedOut (taking none) when a
+        window has none left. Atomic per counter: a conditional upsert on `_id`."""
+        taken: list[Counter] = []
+        try:
+            for counter in counters:
+                await self._reserve_one(counter)
+                taken.append(counter)
+        except LockedOut:
+            await self.release(taken)
+            raise
+
+    async def _reserve_one(self, counter: Counter) -> None:
+        for _ in range(5):
+            now = datetime.now(UTC)
             live = {"$gt": ["$expires_at", now]}
-            await self.collection.update_one(
-                {"_id": counter.id},
-                [
+            try:
+                # Matches a window with room left, or an expired one; a full live window does not
+                # match, and the upsert then collides with it on `_id`.
+                await self.collection.update_one(
                     {
-                        "$set": {
-                            "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
-                            "expires_at": {
-                                "$cond": [
-                                    live,
-                                    "$expires_at",
-                                    now + timedelta(seconds=counter.window_seconds),
-                                ]
-                            },
+                        "_id": counter.id,
+                        "$or": [{"expires_at": {"$lte": now}}, {"failures": {"$lt": counter.limit}}],
+                    },
+                    [
+                        {
+                            "$set": {
+                                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
+                                "expires_at": {
+                                    "$cond": [
+                                        live,
+                                        "$expires_at",
+                                        now + timedelta(seconds=counter.window_seconds),
+                                    ]
+                                },
+                            }
                         }
-                    }
-                ],
-                upsert=True,
+                    ],
+                    upsert=True,
+                )
+                return
+            except DuplicateKeyError:
+                window: dict[str, Any] | None = await self.collection.find_one({"_id": counter.id})
+                if window is not None and window["expires_at"] > now and window["failures"] >= counter.limit:
+                    seconds = (window["expires_at"] - now).total_seconds()
+                    raise LockedOut(max(1, math.ceil(seconds))) from None
+                # Lost a race to create the window, or it just expired: try again.
+        raise LockedOut(1)
+
+    async def release(self, counters: list[Counter]) -> None:
+        """Give back attempts taken by `reserve` (the check succeeded or never happened)."""
+        for counter in counters:
+            await self.collection.update_one(
+                {"_id": counter.id, "failures": {"$gt": 0}}, {"$inc": {"failures": -1}}
             )
+
+    async def record_failure(self, counter: Counter) -> int | None:
+        """Count one failure (one atomic update: a live window counts up, an expired or missing
+        one starts again). Returns the seconds until the window ends when this failure is beyond
+        the limit: the caller answers 429 instead of revealing the outcome, so however many
+        requests race past `refuse_if_locked`, at most `limit` failures are ever answered."""
+        for attempt in range(3):
+            now = datetime.now(UTC)
+            live = {"$gt": ["$expires_at", now]}
+            try:
+                window = await self.collection.find_one_and_update(
+                    {"_id": counter.id},
+                    [
+                        {
+                            "$set": {
+                                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
+                                "expires_at": {
+                                    "$cond": [
+                                        live,
+                                        "$expires_at",
+                                        now + timedelta(seconds=counter.window_seconds),
+                                    ]
+                                },
+                            }
+                        }
+                    ],
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                )
+            except DuplicateKeyError:
+                if attempt == 2:
+                    raise
+                continue  # two first failures raced to create the window; count again
+            assert window is not None  # upsert with ReturnDocument.AFTER always returns one
+            if window["failures"] <= counter.limit:
+                return None
+            seconds: float = (window["expires_at"] - now).total_seconds()
+            return max(1, math.ceil(seconds))
+        raise AssertionError("unreachable")
 
     async def clear(self, counter: Counter) -> None:
         await self.collection.delete_one({"_id": counter.id})
+
+    async def unlock(self, keys: list[str]) -> int:
+        """Forget the counters with these keys (`bridge unlock`); how many were live."""
+        ids = [Counter(key, 0, 0).id for key in keys]
+        result = await self.collection.delete_many({"_id": {"$in": ids}})
+        return int(result.deleted_count)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,14 +71,31 @@ def claim_value(claims: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+# The fallback namespace: `{partner}:sha256:{64 hex}`. Only hashing may produce a uid of this
+# shape; a formatted uid that happens to look like one (an external id of `sha256:<hex>`, or any
+# uid_format) is hashed as well, so no external id can reach another user's fallback uid.
+FALLBACK_UID = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}:sha256:[0-9a-f]{64}")
+
+
 def federated_uid(partner: str, external_id: str, uid_format: str = "{partner}:{external_id}") -> str:
     """The Firebase uid for a partner's user: `uid_format` filled in, or, when that is longer than
-    Firebase's 128 characters, `{partner}:sha256:{hex sha-256 of external_id}` (deterministic)."""
+    Firebase's 128 characters or has the shape of a fallback uid,
+    `{partner}:sha256:{hex sha-256 of external_id}` (deterministic)."""
     uid = uid_format.format(partner=partner, external_id=external_id)
-    if len(uid) <= MAX_UID_LENGTH:
+    if len(uid) <= MAX_UID_LENGTH and not FALLBACK_UID.fullmatch(uid):
         return uid
     digest = hashlib.sha256(external_id.encode("utf-8")).hexdigest()
     return f"{partner}:sha256:{digest}"
+
+
+def normalised_email(address: str, casefold_local_part: bool = True) -> str:
+    """An email address as an identifier: the domain always case-folded (DNS names are
+    case-insensitive), the local part too unless a partner's mailboxes are case-sensitive.
+    A value without `@` is returned unchanged."""
+    local, at, domain = address.strip().rpartition("@")
+    if not at or not local:
+        return address
+    return f"{local.casefold() if casefold_local_part else local}@{domain.casefold()}"
 
 
 def check_claims(claims: Mapping[str, Any]) -> None:

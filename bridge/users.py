@@ -39,6 +39,16 @@ class UserDisabled(Exception):
     """The user exists and is disabled: no login, no session."""
 
 
+class UidConflict(Exception):
+    """The uid this user would get already belongs to another (partner, external id), e.g. two
+    partners with `uid_format = "{external_id}"` and the same id."""
+
+    def __init__(self, uid: str, owner_partner: str) -> None:
+        super().__init__(f"uid {uid!r} already belongs to a user of partner {owner_partner!r}")
+        self.uid = uid
+        self.owner_partner = owner_partner
+
+
 class UserStore(Store):
     """Owns the `users` collection and its indexes."""
 
@@ -98,12 +108,25 @@ class UserStore(Store):
                 assert user is not None  # upsert with ReturnDocument.AFTER always returns one
                 return user
             except DuplicateKeyError:
-                if await self.collection.count_documents({**key, "disabled": True}, limit=1):
-                    raise UserDisabled(uid) from None
+                await self.refuse_conflicts(identity.partner, identity.external_id, uid)
                 if attempt == 2:
                     raise
                 log.info("retrying a login upsert that lost a race", extra={"partner": identity.partner})
         raise AssertionError("unreachable")
+
+    async def refuse_conflicts(self, partner: str, external_id: str, uid: str) -> None:
+        """Raise UserDisabled when this user exists and is disabled, UidConflict when `uid` belongs
+        to someone else. One read; run before any write a refused login must not make."""
+        found = self.collection.find(
+            {"$or": [{"partner": partner, "external_id": external_id}, {"uid": uid}]},
+            {"partner": True, "external_id": True, "uid": True, "disabled": True},
+        )
+        async for user in found:
+            if (user.get("partner"), user.get("external_id")) == (partner, external_id):
+                if user.get("disabled"):
+                    raise UserDisabled(uid)
+            elif user.get("uid") == uid:
+                raise UidConflict(uid, str(user.get("partner")))
 
     async def create_account(
         self, partner: str, external_id: str, uid: str, fields: Mapping[str, Any]
@@ -128,10 +151,11 @@ class UserStore(Store):
             result = await self.collection.update_one(key, {"$setOnInsert": insert}, upsert=True)
             created = result.upserted_id is not None
         except DuplicateKeyError:
-            created = False  # a concurrent request created it a moment ago
+            created = False  # a concurrent request created it a moment ago, or the uid is taken
         user = await self.collection.find_one(key, _PUBLIC_PROJECTION)
-        if user is None:  # pragma: no cover - deleted between the two calls
-            raise DuplicateKeyError("account vanished while being created")
+        if user is None:
+            await self.refuse_conflicts(partner, external_id, uid)
+            raise UidConflict(uid, "?")  # pragma: no cover - the owner was deleted meanwhile
         return user, created
 
     async def delete(self, uid: str) -> bool:

@@ -65,7 +65,12 @@ async def test_a_live_key_identifies_itself(client, api_keys):
     for headers in (bearer(plaintext), {"X-Api-Key": plaintext}):
         response = await client.get("/v1/api-keys/me", headers=headers)
         assert response.status == 200
-        assert await response.json() == {"key_id": key.key_id, "name": "ops", "scopes": ["admin"]}
+        assert await response.json() == {
+            "key_id": key.key_id,
+            "name": "ops",
+            "scopes": ["admin"],
+            "partner": None,
+        }
 
 
 @pytest.mark.parametrize(

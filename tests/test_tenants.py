@@ -88,3 +88,24 @@ async def test_accounts_are_created_in_the_tenant(client, db, tenant_id, tenant_
     assert user.tenant_id == tenant_id and user.email == "t2@tenant.test"
     with pytest.raises(auth.UserNotFoundError):
         await asyncio.to_thread(auth.get_user, "tenanted:t2", app=tenant_app)  # not in the project itself
+
+
+async def test_custom_tokens_carry_the_partners_tenant(client, keys, db, tenant_id, tenant_app):
+    """POST /v1/custom-tokens mints in the user's partner's tenant (issue 10 §6)."""
+    assert (
+        await client.post("/v1/login", json={"partner": "tenanted", "token": keys.token(sub="t3")})
+    ).status == 200
+    _, key = await ApiKeys(db).create("minter", {"tokens:mint"})
+
+    response = await client.post(
+        "/v1/custom-tokens", headers={"Authorization": f"Bearer {key}"}, json={"uid": "tenanted:t3"}
+    )
+
+    assert response.status == 200
+    custom_token = (await response.json())["custom_token"]
+    assert jwt.decode(custom_token, options={"verify_signature": False})["tenant_id"] == tenant_id
+    exchanged = await client.post("/v1/sessions", json={"custom_token": custom_token})
+    assert exchanged.status == 200, await exchanged.text()
+    tenant_client = tenant_mgt.auth_for_tenant(tenant_id, app=tenant_app)
+    claims = await asyncio.to_thread(tenant_client.verify_id_token, (await exchanged.json())["id_token"])
+    assert claims["firebase"]["tenant"] == tenant_id and claims["uid"] == "tenanted:t3"

@@ -43,17 +43,27 @@ async def authenticate_api_key(request: web.Request) -> ApiKey:
     return key
 
 
-def requires_scope(scope: str | None) -> Callable[[Handler], Handler]:
-    """Only callers with a live API key holding `scope` (any live key when None) reach the handler;
-    the key is in `request[API_KEY]`."""
-    if scope is not None and scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
+def key_bound_to_partner(key: ApiKey) -> Problem:
+    return Problem(
+        403,
+        "forbidden",
+        "Forbidden",
+        f"This API key acts only on users of partner {key.partner!r}.",
+    )
+
+
+def requires_scope(scope: str | None, *alternatives: str) -> Callable[[Handler], Handler]:
+    """Only callers with a live API key holding `scope` or one of `alternatives` (any live key
+    when None) reach the handler; the key is in `request[API_KEY]`."""
+    accepted = {scope, *alternatives} - {None}
+    if accepted - SCOPES:
+        raise ValueError(f"unknown scope in {sorted(str(s) for s in accepted)}")
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def checked(request: web.Request) -> web.StreamResponse:
             key = await authenticate_api_key(request)
-            if scope is not None and scope not in key.scopes:
+            if scope is not None and not accepted & key.scopes:
                 raise Problem(403, "forbidden", "Forbidden", f"This API key lacks the {scope!r} scope.")
             request[API_KEY] = key
             return await handler(request)
@@ -68,14 +78,16 @@ USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user", dict)
 
 
 def _revoked(claims: dict[str, Any], user: dict[str, Any]) -> bool:
-    """Sessions that began before or in the same second as the user's revocation are over.
-    `auth_time` (the original sign-in) is compared, so ID tokens refreshed after a revocation are
-    refused too, even where refresh tokens outlive it (the Auth emulator)."""
+    """Firebase's own rule: a session is revoked when it began (`auth_time`, whole seconds) before
+    the revocation (whole seconds, like Firebase's `validSince`); one that began in the same second
+    is still valid, so logging out and straight back in works. `auth_time` (the original sign-in)
+    is compared, so ID tokens refreshed after a revocation are refused too, even where refresh
+    tokens outlive it (the Auth emulator)."""
     revoked_at = user.get("sessions_revoked_at")
     if revoked_at is None:
         return False
     began = int(claims.get("auth_time", claims.get("iat", 0)))
-    return began <= int(revoked_at.timestamp())
+    return began < int(revoked_at.timestamp())
 
 
 async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,9 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bridge.accounts import AccountConflict, NewAccount
-from bridge.api.access import API_KEY, requires_scope
+from bridge.api.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.api.bodies import read_body
-from bridge.api.failures import answered
+from bridge.api.failures import answered, uid_conflict
 from bridge.api.login import partner_named
 from bridge.components import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
 from bridge.firebase.auth_admin import AuthRefusedInput
@@ -20,7 +20,7 @@ from bridge.idempotency import IdempotencyInProgress, IdempotencyMismatch, finge
 from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.problems import Problem, bad_request
-from bridge.users import public_user
+from bridge.users import UidConflict, public_user
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
@@ -53,6 +53,8 @@ class AccountBody(BaseModel):
 @requires_scope("accounts:write")
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountBody)
+    if not request[API_KEY].may_act_for(body.partner):
+        raise key_bound_to_partner(request[API_KEY])
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         status, result = await _create(request, body)
@@ -101,7 +103,12 @@ async def _create_once(
 async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[str, Any]]:
     partner = partner_named(request, body.partner)
     account = NewAccount(
-        body.external_id, body.email, body.display_name, body.phone, body.claims, body.disabled
+        partner.external_id_of(body.external_id),
+        body.email,
+        body.display_name,
+        body.phone,
+        body.claims,
+        body.disabled,
     )
     try:
         user, created = await answered(request.app[ACCOUNTS].create(partner, account))
@@ -112,6 +119,8 @@ async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[st
             "Conflict",
             f"The {conflict.field} is already used by another Firebase user.",
         ) from None
+    except UidConflict as error:
+        raise uid_conflict(error) from None
     except AuthRefusedInput as error:
         raise bad_request(f"Firebase refused the account: {error}") from None
     return (201 if created else 200), {"uid": user["uid"], "created": created}

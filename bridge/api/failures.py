@@ -15,7 +15,7 @@ from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners.base import CredentialRejected, CredentialReplayed, KeysUnavailable, WrongCredentialKind
 from bridge.partners.password import PartnerLoginFailed
 from bridge.problems import Problem, bad_request, invalid_credential
-from bridge.users import UserDisabled
+from bridge.users import UidConflict, UserDisabled
 
 log = logging.getLogger("bridge.login")
 T = TypeVar("T")
@@ -60,6 +60,16 @@ async def answered(call: Awaitable[T]) -> T:
         raise problem from None
 
 
+def uid_conflict(error: UidConflict) -> Problem:
+    return Problem(
+        409,
+        "uid-conflict",
+        "uid conflict",
+        "This user's Firebase uid already belongs to another user (of another partner, or another "
+        "id): check the partners' uid_format settings.",
+    )
+
+
 def login_problem(error: Exception, partner_id: str) -> Problem | None:
     """The problem for a failed login (counted by outcome), or None for an unknown failure."""
     problem = _login_problem(error, partner_id)
@@ -79,6 +89,11 @@ def _login_problem(error: Exception, partner_id: str) -> Problem | None:
     if isinstance(error, UserDisabled):
         log.info("login rejected", extra={"partner": partner_id, "reason": "user is disabled"})
         return Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
+    if isinstance(error, UidConflict):
+        log.warning(
+            "login refused: uid conflict", extra={"partner": partner_id, "owner": error.owner_partner}
+        )
+        return uid_conflict(error)
     if isinstance(error, ClaimsTooLarge):
         log.warning("login refused: claims too large", extra={"partner": partner_id})
         return Problem(422, "claims-too-large", "Claims too large", str(error))
@@ -126,6 +141,8 @@ def human_message(problem: Problem, error: Exception) -> str:
         "token-already-used": "token has already been used",
         "invalid-credential": "invalid token",
         "user-disabled": "account disabled",
+        "uid-conflict": "account conflict",
+        "too-many-attempts": "too many attempts; try again later",
         "unknown-partner": "unknown partner",
         "bad-request": "invalid request",
     }.get(problem.slug, "sign-in is unavailable right now")

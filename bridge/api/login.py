@@ -62,8 +62,11 @@ async def log_in(
     request: web.Request, partner: Partner, credential: Credential, *, with_session: bool = False
 ) -> LoginResult:
     """Run the login pipeline; each way it can fail becomes its problem+json."""
+    address = client_address(request, request.app[SETTINGS].trusted_proxies)
     try:
-        result = await request.app[LOGINS].login(partner, credential, with_session=with_session)
+        result = await request.app[LOGINS].login(
+            partner, credential, with_session=with_session, client_address=address
+        )
     except Exception as error:
         problem = login_problem(error, partner.id)
         if problem is None:

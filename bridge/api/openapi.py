@@ -83,7 +83,7 @@ CATALOG: dict[tuple[str, str], Operation] = {
         "login",
         body=LoginBody,
         responses={200: S.LoginAnswer},
-        errors=(400, 401, 403, 413, 422, 429, 501, 502, 503, 504),
+        errors=(400, 401, 403, 409, 413, 422, 429, 501, 502, 503, 504),
         description="`token` for jwt/oidc partners (or `Authorization: Bearer`), `username` + `password` "
         "for password partners. `session: true` also returns a Firebase session.",
     ),

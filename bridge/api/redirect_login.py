@@ -12,8 +12,10 @@ from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
+from bridge.api.bodies import client_address
 from bridge.api.failures import human_message, login_problem
-from bridge.components import LOGINS, PARTNERS
+from bridge.api.redirect_target import redirect_allowed
+from bridge.components import LOGINS, PARTNERS, SETTINGS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
@@ -21,24 +23,6 @@ from bridge.partners.base import PartnerToken
 from bridge.partners.config import JwtRules
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-
-
-def redirect_allowed(target: str, allowed: list[str]) -> bool:
-    """Same scheme, host and port as an allowed URL, and a path under its path."""
-    try:
-        url = urlsplit(target)
-        port = url.port
-    except ValueError:
-        return False
-    if url.scheme not in ("https", "http") or url.username or url.password or "\\" in target:
-        return False
-    for entry in allowed:
-        base = urlsplit(entry)
-        same_origin = (url.scheme, url.hostname, port) == (base.scheme, base.hostname, base.port)
-        prefix = base.path if base.path.endswith("/") else base.path + "/"
-        if same_origin and (url.path == base.path or url.path.startswith(prefix) or not base.path):
-            return True
-    return False
 
 
 def _failure(partner: Partner | None, message: str) -> web.Response:
@@ -68,7 +52,10 @@ async def redirect_login(request: web.Request) -> web.Response:
         return _failure(partner, "missing token")
     try:
         result = await request.app[LOGINS].login(
-            partner, PartnerToken(token), with_session=rules.redirect_with_session
+            partner,
+            PartnerToken(token),
+            with_session=rules.redirect_with_session,
+            client_address=client_address(request, request.app[SETTINGS].trusted_proxies),
         )
     except Exception as error:
         problem = login_problem(error, partner.id)

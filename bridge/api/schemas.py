@@ -140,6 +140,8 @@ class ApiKeyInfo(BaseModel):
     key_id: str
     name: str
     scopes: list[str]
+    # Set when the key acts only on one partner's users.
+    partner: str | None = None
 
 
 class Verdict(BaseModel):

@@ -7,9 +7,9 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bridge.api.access import API_KEY, requires_scope
+from bridge.api.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.api.bodies import read_body
-from bridge.components import TOKEN_MINTER, USERS
+from bridge.components import PARTNERS, TOKEN_MINTER, USERS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.problems import Problem
@@ -60,15 +60,24 @@ class CustomTokenBody(BaseModel):
 @requires_scope("tokens:mint")
 async def mint_custom_token(request: web.Request) -> web.Response:
     body = await read_body(request, CustomTokenBody)
+    key = request[API_KEY]
     users = request.app[USERS]
     if body.uid is not None:
         user = await users.find_by_uid(body.uid)
     else:
         assert body.partner is not None and body.external_id is not None
-        user = await users.find_by_external_id(body.partner, body.external_id)
-    if user is None:
+        if not key.may_act_for(body.partner):
+            raise key_bound_to_partner(key)
+        partner = request.app[PARTNERS].get(body.partner)
+        external_id = partner.external_id_of(body.external_id) if partner else body.external_id
+        user = await users.find_by_external_id(body.partner, external_id)
+    if user is None or not key.may_act_for(user.get("partner")):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {})
+    if user.get("disabled"):
+        raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
+    owner = request.app[PARTNERS].get(user["partner"])
+    tenant = owner.config.tenant_id if owner is not None else None
+    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
     return web.json_response(
         {
             "user": public_user(user),
@@ -82,4 +91,6 @@ async def mint_custom_token(request: web.Request) -> web.Response:
 @requires_scope(None)
 async def current_api_key(request: web.Request) -> web.Response:
     key = request[API_KEY]
-    return web.json_response({"key_id": key.key_id, "name": key.name, "scopes": sorted(key.scopes)})
+    return web.json_response(
+        {"key_id": key.key_id, "name": key.name, "scopes": sorted(key.scopes), "partner": key.partner}
+    )

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.attempts import LoginAttempts
-from bridge.identity import ExternalIdentity, developer_claims, federated_uid
+from bridge.attempts import Counter, LoginAttempts, invalid_key
+from bridge.identity import ExternalIdentity, developer_claims, federated_uid, normalised_email
 from bridge.outbound import Outbound
 from bridge.partners.base import Verifier
 from bridge.partners.config import (
@@ -42,6 +42,28 @@ class Partner:
 
     def uid_for_external(self, external_id: str) -> str:
         return federated_uid(self.id, external_id, self.config.uid_format)
+
+    @property
+    def ids_are_emails(self) -> bool:
+        """This partner's user ids are email addresses (normalised, see identity.normalised_email)."""
+        config = self.config
+        if isinstance(config, PasswordPartnerConfig):
+            return config.user_id_path == config.email_path
+        return config.user_id_claim in (config.email_claim, "email")
+
+    def external_id_of(self, external_id: str) -> str:
+        """An external id as this partner's logins store it (emails normalised)."""
+        if self.ids_are_emails:
+            return normalised_email(external_id, self.config.casefold_email_local_part)
+        return external_id
+
+    def invalid_counter(self, client_address: str) -> Counter:
+        """Invalid credentials from one address to this partner (every kind of credential)."""
+        return Counter(
+            invalid_key(self.id, client_address),
+            self.config.max_invalid_per_address,
+            self.config.invalid_window_seconds,
+        )
 
     def developer_claims(self, identity: ExternalIdentity) -> dict[str, Any]:
         return developer_claims(identity, self.config.claims, self.config.static_claims)

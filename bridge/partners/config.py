@@ -45,7 +45,8 @@ class PartnerBase(BaseModel):
 
     display_name: str | None = None
     # The Firebase uid; `{partner}` and `{external_id}` are replaced. Over 128 characters it is
-    # replaced by `{partner}:sha256:<hex digest of external_id>` (see identity.federated_uid).
+    # replaced by `{partner}:sha256:<hex digest of external_id>`, as is a uid that has that shape
+    # (see identity.federated_uid).
     uid_format: str = "{partner}:{external_id}"
     # Developer claims in the custom token: Firebase claim name -> claim name in the partner's
     # credential (dotted paths reach into nested objects).
@@ -54,6 +55,14 @@ class PartnerBase(BaseModel):
     static_claims: dict[str, ClaimValue] = Field(default_factory=dict)
     # An Identity Platform tenant: this partner's custom tokens, sessions and accounts live there.
     tenant_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")] | None = None
+    # Guessing from one address: invalid credentials (bad or forged tokens, replays, wrong
+    # passwords) allowed per client address within the window; beyond that the address gets 429
+    # with Retry-After until the window ends, whatever it sends. Other addresses are unaffected.
+    max_invalid_per_address: int = Field(30, ge=1, le=100000)
+    invalid_window_seconds: int = Field(300, ge=10, le=86400)
+    # Emails (as user ids and in records) have their domain case-folded; with this on (the
+    # default) their local part too, so `Ann@Example.com` and `ann@example.com` are one user.
+    casefold_email_local_part: bool = True
 
     @field_validator("uid_format")
     @classmethod
@@ -106,6 +115,9 @@ class JwtRules(PartnerBase):
     user_id_claim: str = "sub"
     email_claim: str = "email"
     name_claim: str = "name"
+    # Refuse tokens whose `email_verified` is not `true` when the email is the user id or goes
+    # into the user record (or a developer claim).
+    require_email_verified: bool = False
     # Claims the token must carry: a value (exact match) or a list (one of them).
     required_claims: dict[str, ScalarClaim | list[ScalarClaim]] = Field(default_factory=dict)
     # Tokens issued (`iat`) longer ago than this are refused; setting it makes `iat` required.

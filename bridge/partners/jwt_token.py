@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from bridge.identity import ExternalIdentity, claim_value
+from bridge.identity import ExternalIdentity, claim_value, normalised_email
 from bridge.partners.base import Credential, CredentialRejected, PartnerToken, WrongCredentialKind
 from bridge.partners.config import JwtRules
 from bridge.partners.jwks import TrustedKey
@@ -126,11 +126,20 @@ class JwtVerifier:
                 raise CredentialRejected("jti must be a non-empty string for single-use tokens")
 
     def identity_from(self, claims: dict[str, Any]) -> ExternalIdentity:
+        rules = self._rules
+        email = optional_text(claims, rules.email_claim, MAX_EMAIL_LENGTH)
+        user_id = external_id(claims, rules.user_id_claim)
+        id_is_email = rules.user_id_claim in (rules.email_claim, "email")
+        if rules.require_email_verified and claims.get("email_verified") is not True:
+            email_used = id_is_email or email is not None or rules.email_claim in rules.claims.values()
+            if email_used:
+                raise CredentialRejected("email_verified is not true")
+        fold = rules.casefold_email_local_part
         return ExternalIdentity(
             partner=self._partner_id,
-            external_id=external_id(claims, self._rules.user_id_claim),
-            email=optional_text(claims, self._rules.email_claim, MAX_EMAIL_LENGTH),
-            display_name=optional_text(claims, self._rules.name_claim, MAX_NAME_LENGTH),
+            external_id=normalised_email(user_id, fold) if id_is_email else user_id,
+            email=normalised_email(email, fold) if email is not None else None,
+            display_name=optional_text(claims, rules.name_claim, MAX_NAME_LENGTH),
             claims=claims,
         )
 

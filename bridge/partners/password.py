@@ -1,8 +1,9 @@
 """Username + password relayed to the partner's own login API (e.g. Strapi `/api/auth/local`).
 
 The password goes to the partner and nowhere else: it is never logged, stored or echoed.
-Failed attempts are counted per (partner, username) and per client address in MongoDB, so the limit
-holds across bridge processes; over the limit, logins answer 429 until the window ends.
+Attempts are reserved per (partner, normalised username) and per client address in MongoDB before
+the password is relayed, so the limit holds for concurrent requests and across bridge processes;
+over the limit, logins answer 429 until the window ends.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridge.attempts import Counter, LoginAttempts
-from bridge.identity import ExternalIdentity
+from bridge.attempts import Counter, LoginAttempts, address_key, user_key
+from bridge.identity import ExternalIdentity, normalised_email
 from bridge.outbound import Outbound, UpstreamError, UpstreamTimeout
 from bridge.partners.base import Credential, CredentialRejected, PasswordLogin, WrongCredentialKind
 from bridge.partners.config import PasswordPartnerConfig
@@ -44,13 +45,23 @@ class PasswordVerifier:
             raise WrongCredentialKind("this partner accepts a username and password")
         self._check_lengths(credential)
         counters = self._counters(credential)
-        await self._attempts.refuse_if_locked(counters)
-        answer = await self._relay(credential)
+        # The attempt is taken before the password goes anywhere: at most max_failures_per_user
+        # checks per window reach the partner, however many arrive at once.
+        await self._attempts.reserve(counters)
+        try:
+            answer = await self._relay(credential)
+        except BaseException:
+            await self._attempts.release(counters)  # the partner said nothing about the password
+            raise
         if answer is None:
-            await self._attempts.record_failure(counters)
             raise CredentialRejected("the partner's login API refused the username or password")
-        identity = self._identity_from(answer)
+        try:
+            identity = self._identity_from(answer)
+        except PartnerLoginFailed:
+            await self._attempts.release(counters)
+            raise
         await self._attempts.clear(counters[0])
+        await self._attempts.release(counters[1:])
         return identity
 
     def _check_lengths(self, credential: PasswordLogin) -> None:
@@ -63,12 +74,12 @@ class PasswordVerifier:
         window = self._config.failure_window_seconds
         return [
             Counter(
-                f"user:{self._partner_id}:{credential.username.casefold()}",
+                user_key(self._partner_id, credential.username),
                 self._config.max_failures_per_user,
                 window,
             ),
             Counter(
-                f"address:{self._partner_id}:{credential.client_address}",
+                address_key(self._partner_id, credential.client_address),
                 self._config.max_failures_per_address,
                 window,
             ),
@@ -101,10 +112,14 @@ class PasswordVerifier:
             raise PartnerLoginFailed(
                 f"the partner's login answer has no user id at {config.user_id_path!r}", timed_out=False
             ) from None
+        email = optional_text(answer, config.email_path, MAX_EMAIL_LENGTH)
+        fold = config.casefold_email_local_part
+        if config.user_id_path == config.email_path:
+            user_id = normalised_email(user_id, fold)
         return ExternalIdentity(
             partner=self._partner_id,
             external_id=user_id,
-            email=optional_text(answer, config.email_path, MAX_EMAIL_LENGTH),
+            email=normalised_email(email, fold) if email is not None else None,
             display_name=optional_text(answer, config.name_path, MAX_NAME_LENGTH),
             # Claim mappings use dotted paths into the answer (`role = "user.role.name"`); the
             # partner's own session token is left out so it is never stored.

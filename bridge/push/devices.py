@@ -33,9 +33,12 @@ class DeviceStore(Store):
             [("uid", ASCENDING), ("last_seen_at", DESCENDING)], name="uid_seen"
         )
 
-    async def register(self, uid: str, token: str, platform: str | None, app_id: str | None) -> bool:
-        """Register (or refresh) a device; True when the token was new to this user. The user's
-        oldest devices beyond the cap are dropped."""
+    async def register(
+        self, uid: str, token: str, platform: str | None, app_id: str | None
+    ) -> tuple[bool, str | None]:
+        """Register (or refresh) a device: (True when the token was new to this user, the uid it
+        moved from when another user had it). The user's oldest devices beyond the cap are
+        dropped."""
         await self.ensure_indexes()
         now = datetime.now(UTC)
         before = await self.collection.find_one_and_update(
@@ -47,7 +50,13 @@ class DeviceStore(Store):
             upsert=True,
         )
         await self._enforce_cap(uid)
-        return before is None or before.get("uid") != uid
+        previous = before.get("uid") if before is not None else None
+        return previous != uid, (previous if previous not in (None, uid) else None)
+
+    async def owner_of(self, token: str) -> str | None:
+        """The uid that has this registration token now, if any."""
+        device = await self.collection.find_one({"_id": token}, {"uid": True})
+        return str(device["uid"]) if device is not None else None
 
     async def _enforce_cap(self, uid: str) -> None:
         excess = (

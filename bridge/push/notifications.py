@@ -34,17 +34,20 @@ class Notifications:
         self._outbox = outbox
         self._worker = worker
 
-    async def accept(self, request: NotificationRequest, sender: str) -> dict[str, Any]:
+    async def accept(
+        self, request: NotificationRequest, sender: str, partner: str | None = None
+    ) -> dict[str, Any]:
         """Persist the notification; answers `{id, recipients, devices, unknown}`. Nothing is
-        stored when the message is too large (PayloadTooLarge)."""
+        stored when the message is too large (PayloadTooLarge). With `partner` (a key bound to
+        one partner), users of other partners are never reached: their references are unknown."""
         message = fcm_message(request)
         size = payload_bytes(message)
         if size > MAX_PAYLOAD_BYTES:
             raise PayloadTooLarge(f"the message is {size} bytes; FCM allows {MAX_PAYLOAD_BYTES}")
         recipients = await (
-            self._by_refs(request.recipients)
+            self._by_refs(request.recipients, partner)
             if request.recipients is not None
-            else self._by_audience(request.audience or Audience())
+            else self._by_audience(request.audience or Audience(), partner)
         )
         uids = [r["uid"] for r in recipients if r.get("uid")]
         devices = await self._devices.of_users(uids)
@@ -84,7 +87,7 @@ class Notifications:
             "unknown": [r["ref"] for r in recipients if r["status"] == "unknown"],
         }
 
-    async def _by_refs(self, raw_refs: list[str]) -> list[dict[str, Any]]:
+    async def _by_refs(self, raw_refs: list[str], partner: str | None) -> list[dict[str, Any]]:
         parsed, recipients = [], []
         for raw in dict.fromkeys(raw_refs):
             try:
@@ -94,6 +97,8 @@ class Notifications:
         found = await resolve_user_refs(self._users, parsed)
         for ref in parsed:
             user = found.get(ref.raw)
+            if user is not None and partner is not None and user.get("partner") != partner:
+                user = None
             recipients.append(
                 {
                     "ref": ref.raw,
@@ -103,10 +108,10 @@ class Notifications:
             )
         return recipients
 
-    async def _by_audience(self, audience: Audience) -> list[dict[str, Any]]:
+    async def _by_audience(self, audience: Audience, partner: str | None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"disabled": {"$ne": True}}
-        if audience.partner:
-            query["partner"] = audience.partner
+        if audience.partner or partner:
+            query["partner"] = partner or audience.partner
         for name, value in audience.claims.items():
             query[f"claims.{name}"] = value
         if audience.registered_since:
