@@ -108,7 +108,12 @@ def create_app(settings: Settings) -> web.Application:
         timeout_seconds=settings.firebase_timeout_seconds,
         capacity=FIREBASE_THREADS + FIREBASE_QUEUE,
     )
-    app[SESSION_API] = SessionApi(app[OUTBOUND], settings.firebase_web_api_key, *settings.session_api_urls())
+    app[SESSION_API] = SessionApi(
+        app[OUTBOUND],
+        settings.firebase_web_api_key,
+        *settings.session_api_urls(),
+        timeout_seconds=settings.firebase_timeout_seconds,
+    )
     app[LOGINS] = Logins(app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API])
     app[IDEMPOTENCY_KEYS] = IdempotencyKeys(database)
     app[ACCOUNTS] = Accounts(app[USERS], app[FIREBASE_AUTH])

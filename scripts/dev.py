@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from demo_token import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_SECRET_FILE
-from stack import ROOT, AuthEmulator, MongoServer, free_port, port_is_free
+from stack import ROOT, AuthEmulator, MongoServer, claim_port, free_port
 
 LOCAL = ROOT / "local"
 DEMO_API_KEY_FILE = LOCAL / "demo-api-key"
@@ -140,7 +140,7 @@ def main() -> None:
         print(
             f"FCM sink      http://127.0.0.1:{sink_port}  (prints what phones would receive)", file=sys.stderr
         )
-        emulator_port = args.emulator_port if port_is_free(args.emulator_port) else 0
+        emulator_port = claim_port(args.emulator_port, "Auth emulator")
         emulator = AuthEmulator(PROJECT_ID, emulator_port, log_path=LOCAL / "auth-emulator.log").start()
         started.append(emulator)
         print(f"Auth emulator http://{emulator.host}  (project {PROJECT_ID})", file=sys.stderr)

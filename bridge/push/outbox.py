@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 
-from bridge.database import Document, Store
+from bridge.database import DURABLE, Document, Store
 
 NOTIFICATIONS_COLLECTION = "notifications"
 DELIVERIES_COLLECTION = "deliveries"
@@ -39,7 +39,7 @@ class Outbox(Store):
 
     def __init__(self, database: Any) -> None:
         super().__init__(database)
-        self.deliveries = database[DELIVERIES_COLLECTION]
+        self.deliveries = database[DELIVERIES_COLLECTION].with_options(write_concern=DURABLE)
 
     async def create_indexes(self) -> None:
         await self.deliveries.create_index(
