@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_PORT", "8080")))
     parser.add_argument("--emulator-port", type=int, default=9099)
     args = parser.parse_args()
+    claim_port(args.port, "bridge")  # before anything starts: fail loudly, naming who holds it
 
     signal.signal(signal.SIGTERM, _interrupt)
     partners, account = prepare_local_files()
@@ -128,10 +129,11 @@ def main() -> None:
     try:
         mongodb_uri = os.environ.get("BRIDGE_MONGODB_URI")
         if not mongodb_uri:
-            mongo = MongoServer(dbpath=LOCAL / "mongodb").start()
+            # A one-member replica set, as in production (transactions, change streams, majority).
+            mongo = MongoServer(dbpath=LOCAL / "mongodb", replica_set="rs0", initiate=True).start()
             started.append(mongo)
             mongodb_uri = mongo.uri
-            print(f"mongod        {mongodb_uri}  (data in local/mongodb)", file=sys.stderr)
+            print(f"mongod        {mongodb_uri}  (replica set rs0, data in local/mongodb)", file=sys.stderr)
         sink_port = free_port()
         sink = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "fcm_sink.py"), "--port", str(sink_port)]
