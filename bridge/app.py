@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from aiohttp import web
 from firebase_admin import credentials
@@ -66,8 +67,12 @@ from bridge.users import UserStore
 
 log = logging.getLogger("bridge.app")
 
-# firebase-admin calls block on HTTP; this many may be in flight at once.
+# firebase-admin calls block on HTTP; this many may be in flight at once, and this many more may
+# wait for a thread (beyond that: 503 + Retry-After at once).
 FIREBASE_THREADS = 8
+FIREBASE_QUEUE = 8
+# Each FCM request and each OAuth token fetch for FCM.
+FCM_TIMEOUT_SECONDS = 10.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -96,8 +101,19 @@ def create_app(settings: Settings) -> web.Application:
     app[TOKEN_MINTER] = CustomTokenMinter(service_account, app[SIGNING_POOL])
     app[FIREBASE_POOL] = ThreadPoolExecutor(FIREBASE_THREADS, thread_name_prefix="firebase")
     project_id = settings.firebase_project_id or service_account.project_id
-    app[FIREBASE_AUTH] = FirebaseAuth(service_account, project_id, app[FIREBASE_POOL])
-    app[SESSION_API] = SessionApi(app[OUTBOUND], settings.firebase_web_api_key, *settings.session_api_urls())
+    app[FIREBASE_AUTH] = FirebaseAuth(
+        service_account,
+        project_id,
+        app[FIREBASE_POOL],
+        timeout_seconds=settings.firebase_timeout_seconds,
+        capacity=FIREBASE_THREADS + FIREBASE_QUEUE,
+    )
+    app[SESSION_API] = SessionApi(
+        app[OUTBOUND],
+        settings.firebase_web_api_key,
+        *settings.session_api_urls(),
+        timeout_seconds=settings.firebase_timeout_seconds,
+    )
     app[LOGINS] = Logins(
         app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API], app[LOGIN_ATTEMPTS]
     )
@@ -125,7 +141,7 @@ def _wire_push(
 ) -> None:
     app[DEVICES] = DeviceStore(database, settings.max_devices_per_user)
     app[OUTBOX] = Outbox(database)
-    tokens = AccessTokens(service_account, settings.fcm_token_url)
+    tokens = AccessTokens(service_account, settings.fcm_token_url, timeout_seconds=FCM_TIMEOUT_SECONDS)
     app[FCM_SENDER] = FcmSender(
         app[OUTBOUND],
         settings.fcm_url,
@@ -133,6 +149,7 @@ def _wire_push(
         tokens,
         max_attempts=settings.push_max_attempts,
         backoff_seconds=settings.push_backoff_seconds,
+        timeout_seconds=FCM_TIMEOUT_SECONDS,
     )
     app[DELIVERY_WORKER] = DeliveryWorker(
         app[OUTBOX],
@@ -140,6 +157,8 @@ def _wire_push(
         app[FCM_SENDER],
         concurrency=settings.push_concurrency,
         poll_seconds=settings.push_poll_seconds,
+        lease=timedelta(seconds=settings.push_lease_seconds),
+        give_up=timedelta(seconds=settings.push_give_up_seconds),
     )
     worker = app[DELIVERY_WORKER] if settings.push_worker else None
     app[NOTIFICATIONS] = Notifications(app[USERS], app[DEVICES], app[OUTBOX], worker)
@@ -177,5 +196,5 @@ async def _outbound(app: web.Application) -> AsyncIterator[None]:
 
 async def _stop_thread_pools(app: web.Application) -> None:
     app[SIGNING_POOL].shutdown(wait=True)
-    app[FIREBASE_POOL].shutdown(wait=True)
+    app[FIREBASE_POOL].shutdown(wait=True, cancel_futures=True)
     app[FIREBASE_AUTH].close()

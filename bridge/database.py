@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, Any]
+
+# Acknowledged only once a majority of the replica set has the write in its journal: it survives a
+# SIGKILL of mongod (and, on a replica set, the loss of the primary). On a standalone server the
+# majority is the server itself. See docs/operations.md for which writes use it.
+DURABLE = WriteConcern(w="majority", j=True)
 
 
 def open_client(uri: str, timeout_ms: int) -> AsyncMongoClient[Document]:
@@ -30,10 +35,13 @@ class Store:
     before the first write when MongoDB was down at start-up."""
 
     collection_name: str
+    # Writes through `collection` are durable (DURABLE) unless a store says otherwise.
+    durable = True
 
     def __init__(self, database: AsyncDatabase[Document]) -> None:
         self.database = database
-        self.collection: AsyncCollection[Document] = database[self.collection_name]
+        collection: AsyncCollection[Document] = database[self.collection_name]
+        self.collection = collection.with_options(write_concern=DURABLE) if self.durable else collection
         self._indexes_ready = False
         self._index_lock = asyncio.Lock()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,8 @@ from bridge.partners import Partner
 from bridge.partners.base import Credential, CredentialRejected, CredentialReplayed
 from bridge.used_tokens import UsedTokens
 from bridge.users import UserStore
+
+log = logging.getLogger("bridge.login")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +56,16 @@ class Logins:
         passed). With `client_address`, invalid credentials from it are counted and, over the
         partner's `max_invalid_per_address`, refused with LockedOut before any check. Raises
         CredentialRejected, LockedOut, ClaimsTooLarge, UserDisabled, UidConflict and the
-        verifiers' own errors; with a session, also the session API's."""
+        verifiers' own errors; with a session, also the session API's.
+
+        When a later step fails (MongoDB or Firebase down), a spent single-use token is given back
+        (nothing was issued for it), and the login is not counted: the user record may have been
+        created or refreshed (the partner credential was valid), but login_count and last_login_at
+        move only for a login that completed."""
         invalid = partner.invalid_counter(client_address) if client_address is not None else None
         if invalid is not None:
             await self._attempts.refuse_if_locked([invalid])
+        spent: datetime | None = None
         try:
             identity = await partner.verifier.verify(credential)
             uid = partner.uid_for(identity)
@@ -64,25 +73,40 @@ class Logins:
             if partner.single_use:
                 # Refuse a disabled user or a taken uid before the token is spent.
                 await self._users.refuse_conflicts(partner.id, identity.external_id, uid)
-                await self._spend(partner, identity)
+                spent = await self._spend(partner, identity)
         except CredentialRejected as rejected:
             retry_after = await self._attempts.record_failure(invalid) if invalid is not None else None
             if retry_after is not None:
                 raise LockedOut(retry_after) from rejected
             raise
-        # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
-        user, custom_token = await asyncio.gather(
-            self._users.record_login(identity, uid, claims),
-            self._minter.mint(uid, claims, partner.config.tenant_id),
-        )
-        session = (
-            await self._sessions.sign_in(custom_token, partner.config.tenant_id) if with_session else None
-        )
+        try:
+            # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
+            user, custom_token = await asyncio.gather(
+                self._users.record_login(identity, uid, claims, count=not with_session),
+                self._minter.mint(uid, claims, partner.config.tenant_id),
+            )
+            session = None
+            if with_session:
+                session = await self._sessions.sign_in(custom_token, partner.config.tenant_id)
+                user = await self._users.count_login(uid) or user
+        except BaseException:
+            if spent is not None:
+                await self._give_back(partner, identity, spent)
+            raise
         return LoginResult(user, custom_token, session)
 
-    async def _spend(self, partner: Partner, identity: ExternalIdentity) -> None:
+    async def _spend(self, partner: Partner, identity: ExternalIdentity) -> datetime:
         jti, exp = identity.claims["jti"], identity.claims["exp"]
         # Remembered until the token could no longer pass verification anyway.
         expires_at = datetime.fromtimestamp(int(exp) + partner.leeway_seconds, UTC)
-        if not await self._used_tokens.use(partner.id, jti, expires_at):
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # MongoDB keeps milliseconds
+        if not await self._used_tokens.use(partner.id, jti, expires_at, now):
             raise CredentialReplayed("token has already been used")
+        return now
+
+    async def _give_back(self, partner: Partner, identity: ExternalIdentity, used_at: datetime) -> None:
+        try:
+            await self._used_tokens.give_back(partner.id, identity.claims["jti"], used_at)
+        except Exception as error:  # the token stays spent; the caller asks the partner for another
+            log.warning("could not give a single-use token back", extra={"error": type(error).__name__})

@@ -34,7 +34,27 @@ JWKS_FETCHES = Counter("bridge_jwks_fetches_total", "Partner key set fetches", [
 CUSTOM_TOKENS = Counter("bridge_custom_tokens_minted_total", "Firebase custom tokens minted")
 SESSIONS = Counter("bridge_sessions_total", "Session API calls", ["operation", "outcome"])
 FCM_SENDS = Counter("bridge_fcm_sends_total", "FCM sends by outcome (sent, failed, pruned)", ["outcome"])
-OUTBOX_DEPTH = Gauge("bridge_outbox_depth", "Deliveries waiting to be sent", multiprocess_mode="max")
+OUTBOX_DEPTH = Gauge(
+    "bridge_outbox_depth", "Deliveries not finished yet (pending + leased)", multiprocess_mode="max"
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "bridge_outbox_oldest_pending_seconds",
+    "Age of the oldest delivery not finished yet (0 when the outbox is empty)",
+    multiprocess_mode="max",
+)
+FCM_OAUTH_FAILURES = Counter("bridge_fcm_oauth_failures_total", "Failed FCM OAuth access-token fetches")
+PUSH_WORKER_RESTARTS = Counter(
+    "bridge_push_worker_restarts_total", "Times the supervisor restarted a push worker that exited"
+)
+PUSH_LEASE_LOST = Counter(
+    "bridge_push_lease_lost_total",
+    "Deliveries a worker lost the lease of (not sent, or its result not written: another worker has it)",
+)
+PUSH_WORKER_FAILING = Gauge(
+    "bridge_push_worker_failing",
+    "1 while this process's push worker fails its turns (see /readyz checks.push_worker)",
+    multiprocess_mode="max",
+)
 
 
 def route_of(request: web.Request) -> str:

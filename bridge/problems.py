@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WriteConcernError
 
 from bridge.request_log import current_request_id
 
@@ -117,17 +117,28 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         if error.status < 400:
             raise
         return problem_response(_from_http_exception(error), request)
-    except ConnectionFailure as error:  # includes server-selection timeouts
+    except PyMongoError as error:
+        if not mongodb_unavailable(error):
+            log.exception("unhandled error")
+            return problem_response(_internal_error(), request)
         log.warning("mongodb unavailable: %s", type(error).__name__)
         return problem_response(dependency_unavailable("The user store"), request)
     except Exception:
         log.exception("unhandled error")
-        return problem_response(
-            Problem(
-                500,
-                "internal-error",
-                "Internal error",
-                "Something went wrong on our side; the request id identifies it in our logs.",
-            ),
-            request,
-        )
+        return problem_response(_internal_error(), request)
+
+
+def mongodb_unavailable(error: PyMongoError) -> bool:
+    """MongoDB is down, electing a primary, or did not confirm a write in time: the caller may retry
+    (503). Server selection and network errors, a write concern not satisfied in time (a majority
+    unreachable during a failover), and operations past their time limit."""
+    return isinstance(error, ConnectionFailure | WriteConcernError | ExecutionTimeout) or error.timeout
+
+
+def _internal_error() -> Problem:
+    return Problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "Something went wrong on our side; the request id identifies it in our logs.",
+    )

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # Base URLs of Google's session APIs; with FIREBASE_AUTH_EMULATOR_HOST set they default to
     # the emulator's.
     identity_toolkit_url: str | None = None
+    # Bounds every firebase-admin HTTP call (httpTimeout) and how long a request waits for one.
+    firebase_timeout_seconds: float = Field(10.0, gt=0, le=120)
     secure_token_url: str | None = None
 
     # The session cookie set by POST /v1/sessions/cookie. `__session` is the one cookie name
@@ -59,6 +61,12 @@ class Settings(BaseSettings):
     push_max_attempts: int = Field(5, ge=1, le=20)
     push_backoff_seconds: float = Field(0.5, gt=0, le=60)
     push_poll_seconds: float = Field(1.0, gt=0, le=60)
+    # How long a claimed delivery belongs to one worker; renewed while it works. A worker claims
+    # only what it can send within one lease and never sends a delivery whose lease it lost.
+    push_lease_seconds: float = Field(120.0, ge=2, le=3600)
+    # A delivery FCM could not take (unreachable, 5xx, 429 after the retries of one send) goes back
+    # to the outbox and is tried again later; after this long it is recorded as failed.
+    push_give_up_seconds: float = Field(86400.0, ge=1, le=2419200)
     max_devices_per_user: int = Field(10, ge=1, le=100)
 
     # Proxies whose X-Forwarded-For is believed (JSON list, e.g. '["10.0.0.5"]'); used for

@@ -20,12 +20,12 @@ class UsedTokens(Store):
     async def create_indexes(self) -> None:
         await self.collection.create_index("expires_at", expireAfterSeconds=0, name="expires_at_ttl")
 
-    async def use(self, partner: str, jti: str, expires_at: datetime) -> bool:
+    async def use(self, partner: str, jti: str, expires_at: datetime, now: datetime | None = None) -> bool:
         """True the first time a token id is used before its expiry, False on every later use.
 
         One atomic upsert: it matches only an expired record (and renews it); a live record makes
         the insert collide on _id, which means the token was used already."""
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         try:
             await self.collection.update_one(
                 {"_id": f"{partner}:{jti}", "expires_at": {"$lte": now}},
@@ -35,3 +35,8 @@ class UsedTokens(Store):
         except DuplicateKeyError:
             return False
         return True
+
+    async def give_back(self, partner: str, jti: str, used_at: datetime) -> None:
+        """Forget a use that did not complete (nothing was issued for it), so the token can be
+        presented again. Only the record of that use is removed."""
+        await self.collection.delete_one({"_id": f"{partner}:{jti}", "used_at": used_at})

@@ -70,20 +70,26 @@ class UserStore(Store):
         uid: str,
         claims: Mapping[str, Any],
         now: datetime | None = None,
+        *,
+        count: bool = True,
     ) -> Document:
         """Create the user on first login, refresh the profile on later ones; one round trip.
+        With `count`, the login is counted (login_count, last_login_at) in the same write; without,
+        it is counted later by `count_login`, once the login has completed (sessions).
 
         Concurrent first logins of one user are safe: with the unique index, MongoDB retries the
         losing upsert as an update, and a duplicate-key error that still escapes is retried here.
         """
         await self.ensure_indexes()
         now = now or datetime.now(UTC)
-        profile: dict[str, Any] = {"claims": dict(claims), "updated_at": now, "last_login_at": now}
+        profile: dict[str, Any] = {"claims": dict(claims), "updated_at": now}
+        if count:
+            profile["last_login_at"] = now
         if identity.email is not None:
             profile["email"] = identity.email
         if identity.display_name is not None:
             profile["display_name"] = identity.display_name
-        update = {
+        update: dict[str, Any] = {
             "$set": profile,
             "$setOnInsert": {
                 "uid": uid,
@@ -92,8 +98,11 @@ class UserStore(Store):
                 "disabled": False,
                 "created_at": now,
             },
-            "$inc": {"login_count": 1},
         }
+        if count:
+            update["$inc"] = {"login_count": 1}
+        else:
+            update["$setOnInsert"]["login_count"] = 0
         # A disabled user does not match, so the upsert collides with it instead of updating it.
         key = {"partner": identity.partner, "external_id": identity.external_id, "disabled": {"$ne": True}}
         for attempt in (1, 2):
@@ -127,6 +136,15 @@ class UserStore(Store):
                     raise UserDisabled(uid)
             elif user.get("uid") == uid:
                 raise UidConflict(uid, str(user.get("partner")))
+    async def count_login(self, uid: str, now: datetime | None = None) -> Document | None:
+        """Count a completed login of a user recorded by `record_login(count=False)`."""
+        user: Document | None = await self.collection.find_one_and_update(
+            {"uid": uid},
+            {"$inc": {"login_count": 1}, "$set": {"last_login_at": now or datetime.now(UTC)}},
+            projection=_PUBLIC_PROJECTION,
+            return_document=ReturnDocument.AFTER,
+        )
+        return user
 
     async def create_account(
         self, partner: str, external_id: str, uid: str, fields: Mapping[str, Any]

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from demo_token import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_SECRET_FILE
-from stack import ROOT, AuthEmulator, MongoServer, free_port, port_is_free
+from stack import ROOT, AuthEmulator, MongoServer, claim_port, free_port
 
 LOCAL = ROOT / "local"
 DEMO_API_KEY_FILE = LOCAL / "demo-api-key"
@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("BRIDGE_PORT", "8080")))
     parser.add_argument("--emulator-port", type=int, default=9099)
     args = parser.parse_args()
+    claim_port(args.port, "bridge")  # before anything starts: fail loudly, naming who holds it
 
     signal.signal(signal.SIGTERM, _interrupt)
     partners, account = prepare_local_files()
@@ -128,10 +129,11 @@ def main() -> None:
     try:
         mongodb_uri = os.environ.get("BRIDGE_MONGODB_URI")
         if not mongodb_uri:
-            mongo = MongoServer(dbpath=LOCAL / "mongodb").start()
+            # A one-member replica set, as in production (transactions, change streams, majority).
+            mongo = MongoServer(dbpath=LOCAL / "mongodb", replica_set="rs0", initiate=True).start()
             started.append(mongo)
             mongodb_uri = mongo.uri
-            print(f"mongod        {mongodb_uri}  (data in local/mongodb)", file=sys.stderr)
+            print(f"mongod        {mongodb_uri}  (replica set rs0, data in local/mongodb)", file=sys.stderr)
         sink_port = free_port()
         sink = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "fcm_sink.py"), "--port", str(sink_port)]
@@ -140,7 +142,7 @@ def main() -> None:
         print(
             f"FCM sink      http://127.0.0.1:{sink_port}  (prints what phones would receive)", file=sys.stderr
         )
-        emulator_port = args.emulator_port if port_is_free(args.emulator_port) else 0
+        emulator_port = claim_port(args.emulator_port, "Auth emulator")
         emulator = AuthEmulator(PROJECT_ID, emulator_port, log_path=LOCAL / "auth-emulator.log").start()
         started.append(emulator)
         print(f"Auth emulator http://{emulator.host}  (project {PROJECT_ID})", file=sys.stderr)

@@ -28,12 +28,49 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR, as servers set it: a socket of
+    a just-stopped server lingering in TIME_WAIT does not make the port busy."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def port_holder(port: int) -> str:
+    """Who listens on a TCP port, from /proc (Linux): "pid 123 (node …)", or a shrug."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                    return f"pid {proc.name} ({command.strip()[:120]})"
+        except OSError:
+            continue
+    return "another process (not visible to this user)" if inodes else "another socket"
+
+
+def claim_port(port: int, what: str) -> int:
+    """The port, if free; else stop, naming the port and what holds it (never move silently)."""
+    if not port_is_free(port):
+        raise SystemExit(
+            f"{what}: port {port} is in use by {port_holder(port)}; stop it or choose another port"
+        )
+    return port
 
 
 def mongod_binary() -> Path:
@@ -58,17 +95,31 @@ def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10) -> None:
 
 
 class MongoServer:
-    """A throw-away mongod: free port, temporary dbpath, small cache and journal."""
+    """A throw-away mongod: free port, temporary dbpath, small cache and journal. With
+    `replica_set`, a member of that replica set (`--replSet`); `initiate=True` makes it a
+    one-member replica set of its own (transactions and change streams work, as in production)."""
 
-    def __init__(self, dbpath: Path | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        dbpath: Path | None = None,
+        port: int | None = None,
+        replica_set: str | None = None,
+        initiate: bool = False,
+    ) -> None:
         self._own_dbpath = dbpath is None
         self.dbpath = dbpath or Path(tempfile.mkdtemp(prefix="bridge-mongod-"))
         self.port = port or free_port()
+        self.replica_set = replica_set
+        self._initiate = initiate
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        return f"mongodb://{self.host}/?directConnection=true"
 
     def start(self, timeout: float = 30) -> MongoServer:
         self.dbpath.mkdir(parents=True, exist_ok=True)
@@ -92,8 +143,18 @@ class MongoServer:
             str(self.dbpath / "mongod.log"),
             "--logappend",
         ]
+        if self.replica_set:
+            # A signalled member stops within a second (the default quiesce period is 15 s).
+            command += [
+                "--replSet",
+                self.replica_set,
+                "--setParameter",
+                "shutdownTimeoutMillisForSignaledShutdown=1000",
+            ]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready(timeout)
+        if self.replica_set and self._initiate:
+            initiate_replica_set(self.replica_set, [self.host], timeout=timeout)
         return self
 
     def _wait_ready(self, timeout: float) -> None:
@@ -113,10 +174,113 @@ class MongoServer:
         _stop(self.process)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: what a crash or a power cut leaves behind (only the journal survives)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
     def close(self) -> None:
         self.stop()
         if self._own_dbpath:
             shutil.rmtree(self.dbpath, ignore_errors=True)
+
+
+def initiate_replica_set(name: str, hosts: list[str], timeout: float = 30) -> None:
+    """Initiate the replica set of these members (through the first, with directConnection=true),
+    or, when it exists with other addresses (a one-member set restarted on another port), force
+    its configuration to these; then wait until a primary is elected."""
+    from pymongo import MongoClient
+    from pymongo.errors import OperationFailure
+
+    config: dict[str, object] = {
+        "_id": name,
+        "members": [{"_id": n, "host": host} for n, host in enumerate(hosts)],
+        # Quick failover for tests and local runs (the default waits 10 s before an election).
+        "settings": {"electionTimeoutMillis": 2000, "heartbeatIntervalMillis": 500},
+    }
+    client: MongoClient[dict[str, object]] = MongoClient(
+        f"mongodb://{hosts[0]}/?directConnection=true", serverSelectionTimeoutMS=int(timeout * 1000)
+    )
+    try:
+        try:
+            current = client.admin.command("replSetGetConfig")["config"]
+        except OperationFailure as error:
+            if error.code != 94:  # NotYetInitialized
+                raise
+            client.admin.command("replSetInitiate", config)
+        else:
+            if [m["host"] for m in current["members"]] != hosts:
+                config["version"] = int(current["version"]) + 1
+                client.admin.command("replSetReconfig", config, force=True)
+        deadline = time.monotonic() + timeout
+        while not client.admin.command("hello").get("isWritablePrimary") and len(hosts) == 1:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"replica set {name}: no primary after {timeout} s")
+            time.sleep(0.1)
+    finally:
+        client.close()
+    if len(hosts) > 1:
+        wait_for_primary(hosts, timeout)
+
+
+def wait_for_primary(hosts: list[str], timeout: float = 30) -> str:
+    """The host of the member that is primary, once one is elected."""
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for host in hosts:
+            client: MongoClient[dict[str, object]] = MongoClient(
+                f"mongodb://{host}/?directConnection=true", serverSelectionTimeoutMS=300, connectTimeoutMS=300
+            )
+            try:
+                if client.admin.command("hello").get("isWritablePrimary"):
+                    return host
+            except PyMongoError:
+                pass
+            finally:
+                client.close()
+        time.sleep(0.1)
+    raise RuntimeError(f"no primary among {hosts} after {timeout} s")
+
+
+class ReplicaSet:
+    """Three (or `members`) mongods from the same wheel on free ports, one replica set."""
+
+    def __init__(self, members: int = 3, name: str = "rs0") -> None:
+        self.name = name
+        self.members = [MongoServer(replica_set=name) for _ in range(members)]
+
+    @property
+    def hosts(self) -> list[str]:
+        return [member.host for member in self.members]
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{','.join(self.hosts)}/?replicaSet={self.name}"
+
+    def start(self, timeout: float = 60) -> ReplicaSet:
+        try:
+            for member in self.members:
+                member.start(timeout)
+            initiate_replica_set(self.name, self.hosts, timeout)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def primary(self, timeout: float = 30) -> MongoServer:
+        host = wait_for_primary(self.hosts, timeout)
+        return next(member for member in self.members if member.host == host)
+
+    def close(self) -> None:
+        """Throw the set away (its data is temporary: no clean shutdown needed)."""
+        for member in self.members:
+            member.kill()
+            member.close()
 
 
 class AuthEmulator:

@@ -1,6 +1,10 @@
 """Fixtures: a real mongod and the Firebase Auth emulator as subprocesses, bridge apps on top.
 
 MONGODB_URI and FIREBASE_AUTH_EMULATOR_HOST point the suite at servers you run yourself instead.
+
+The login, accounts, single-use and push suites run twice: against a standalone mongod and against
+a 3-member replica set (three mongods from the same wheel, started once per session and shared;
+MONGODB_REPLICA_SET_URI points at one of your own instead).
 """
 
 from __future__ import annotations
@@ -26,13 +30,20 @@ from bridge.settings import Settings
 from fcm_standin import FcmStandIn
 from partner_server import PartnerServer
 from partner_tokens import PartnerKeys
-from stack import AuthEmulator, MongoServer
+from stack import AuthEmulator, MongoServer, ReplicaSet
 
 PROJECT_ID = os.environ.get("BRIDGE_TEST_PROJECT_ID", "demo-bridge")
+# Test modules that also run against the replica set (keep this short: each doubles a suite).
+REPLICA_SET_SUITES = frozenset({"test_login", "test_accounts", "test_claim_rules", "test_push"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.module.__name__ in REPLICA_SET_SUITES and "mongodb_uri" in metafunc.fixturenames:
+        metafunc.parametrize("mongodb_topology", ["standalone", "replica-set"], indirect=True)
 
 
 @pytest.fixture(scope="session")
-def mongodb_uri() -> Iterator[str]:
+def standalone_uri() -> Iterator[str]:
     if uri := os.environ.get("MONGODB_URI"):
         yield uri
         return
@@ -41,6 +52,40 @@ def mongodb_uri() -> Iterator[str]:
         yield server.uri
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def replica_set() -> Iterator[ReplicaSet | None]:
+    """The shared 3-member replica set (None when MONGODB_REPLICA_SET_URI names your own)."""
+    if os.environ.get("MONGODB_REPLICA_SET_URI"):
+        yield None
+        return
+    if os.environ.get("MONGODB_URI"):
+        pytest.skip("MONGODB_URI is set without MONGODB_REPLICA_SET_URI")
+    replica_set = ReplicaSet(3).start()
+    try:
+        yield replica_set
+    finally:
+        replica_set.close()
+
+
+@pytest.fixture(scope="session")
+def replica_set_uri(replica_set: ReplicaSet | None) -> str:
+    return replica_set.uri if replica_set is not None else os.environ["MONGODB_REPLICA_SET_URI"]
+
+
+@pytest.fixture
+def mongodb_topology(request: pytest.FixtureRequest) -> str:
+    topology: str = getattr(request, "param", "standalone")
+    return topology
+
+
+@pytest.fixture
+def mongodb_uri(mongodb_topology: str, request: pytest.FixtureRequest) -> str:
+    uri: str = request.getfixturevalue(
+        "replica_set_uri" if mongodb_topology == "replica-set" else "standalone_uri"
+    )
+    return uri
 
 
 @pytest.fixture(scope="session")

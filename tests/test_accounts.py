@@ -33,6 +33,7 @@ async def firebase_user(app: Any, uid: str) -> auth.UserRecord | None:
 async def test_creates_the_account_in_both_stores_with_one_uid(client, writer, db, firebase_admin_app):
     external_id = unique("emp")
     email = f"{external_id}@acme.test"
+    phone = f"+1555{uuid.uuid4().int % 10**7:07d}"  # unique: the emulator outlives each test
     response = await client.post(
         "/v1/accounts",
         headers=writer,
@@ -41,7 +42,7 @@ async def test_creates_the_account_in_both_stores_with_one_uid(client, writer, d
             "external_id": external_id,
             "email": email,
             "display_name": "Dee",
-            "phone": "+15551230000",
+            "phone": phone,
             "claims": {"role": "staff"},
         },
     )
@@ -51,13 +52,13 @@ async def test_creates_the_account_in_both_stores_with_one_uid(client, writer, d
     uid = f"acme:{external_id}"
     assert body["created"] is True
     assert body["user"]["uid"] == uid and body["user"]["email"] == email
-    assert body["user"]["phone_number"] == "+15551230000" and body["user"]["disabled"] is False
+    assert body["user"]["phone_number"] == phone and body["user"]["disabled"] is False
     assert jwt.decode(body["custom_token"], options={"verify_signature": False})["uid"] == uid
     stored = await db.users.find_one({"uid": uid})
     assert stored["custom_claims"] == {"role": "staff"} and stored["login_count"] == 0
     record = await firebase_user(firebase_admin_app, uid)
     assert record is not None
-    assert (record.email, record.display_name, record.phone_number) == (email, "Dee", "+15551230000")
+    assert (record.email, record.display_name, record.phone_number) == (email, "Dee", phone)
     assert record.custom_claims == {"role": "staff"}
 
 

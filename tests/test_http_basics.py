@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 
 from bridge.logs import JsonFormatter
 
 
 async def test_healthz_and_readyz(client):
     assert await (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
-    assert ready.status == 200
-    assert (await ready.json())["checks"] == {"mongodb": "ok"}
+    deadline = time.monotonic() + 10
+    while True:
+        ready = await client.get("/readyz")
+        assert ready.status == 200
+        checks = (await ready.json())["checks"]
+        if checks["push_worker"] != "starting" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert checks == {"mongodb": "ok", "push_worker": "ok"}
 
 
 async def test_unknown_route_and_wrong_method_are_problem_json(client):

@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
-from bridge.components import DRAINING, USERS
+from bridge.components import DELIVERY_WORKER, DRAINING, SETTINGS, USERS
 from bridge.problems import Problem, dependency_unavailable
 
 log = logging.getLogger("bridge.health")
@@ -27,4 +27,6 @@ async def readyz(request: web.Request) -> web.Response:
     except PyMongoError as error:
         log.warning("not ready: mongodb", extra={"error": type(error).__name__})
         raise dependency_unavailable("The user store") from None
-    return web.json_response({"status": "ready", "checks": {"mongodb": "ok"}})
+    # The push worker's state is shown, but does not fail readiness: logins work without it.
+    worker = request.app[DELIVERY_WORKER].status().as_json() if request.app[SETTINGS].push_worker else "off"
+    return web.json_response({"status": "ready", "checks": {"mongodb": "ok", "push_worker": worker}})

@@ -189,4 +189,6 @@ class Health(BaseModel):
 
 class Ready(BaseModel):
     status: Literal["ready"]
-    checks: dict[str, str]
+    # mongodb: ok. push_worker: ok | starting | stopped | off, or {state: failing, since, reason}
+    # (a failing push worker does not fail readiness).
+    checks: dict[str, str | dict[str, str]]

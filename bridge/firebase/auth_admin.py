@@ -1,13 +1,21 @@
 """Firebase Auth administration through firebase-admin, run in a thread pool (its calls block).
 
 Honours FIREBASE_AUTH_EMULATOR_HOST, as firebase-admin does.
+
+A stalled Firebase cannot hold bridge: each HTTP call of firebase-admin is bounded by
+`httpTimeout` (it retries a read error once, so a thread may stay busy twice that); a request waits
+at most `timeout_seconds` for its call, queueing included; and at most `threads + queue` calls
+may be running or waiting at once: beyond that the call fails at once (FirebaseBusy, a 503 with
+Retry-After) instead of queueing behind stalled ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -41,6 +49,10 @@ class AuthUnavailable(Exception):
     """Firebase Auth could not be reached or failed."""
 
 
+class FirebaseBusy(AuthUnavailable):
+    """Every Firebase thread is busy and the queue in front of them is full."""
+
+
 class EmailInUse(Exception):
     """Another Firebase user already has this email address."""
 
@@ -50,21 +62,56 @@ class PhoneInUse(Exception):
 
 
 class FirebaseAuth:
-    def __init__(self, service_account: credentials.Certificate, project_id: str, executor: Executor) -> None:
+    def __init__(
+        self,
+        service_account: credentials.Certificate,
+        project_id: str,
+        executor: Executor,
+        *,
+        timeout_seconds: float = 10.0,
+        capacity: int = 16,
+    ) -> None:
         # A named app per bridge app, so several can live in one process (tests, workers).
         self._app = firebase_admin.initialize_app(
-            service_account, {"projectId": project_id}, name=f"bridge-{uuid.uuid4().hex}"
+            service_account,
+            {"projectId": project_id, "httpTimeout": timeout_seconds},
+            name=f"bridge-{uuid.uuid4().hex}",
         )
         self.project_id = project_id
         self._executor = executor
+        self._timeout = timeout_seconds
+        self._capacity = capacity
+        self._in_pool = 0  # calls running or queued in the executor (threads included)
+        self._count_lock = threading.Lock()
 
     def close(self) -> None:
         firebase_admin.delete_app(self._app)
 
-    async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
+    def _submit(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        with self._count_lock:
+            if self._in_pool >= self._capacity:
+                raise FirebaseBusy(f"{self._in_pool} Firebase calls are running or queued")
+            self._in_pool += 1
         try:
-            return await loop.run_in_executor(self._executor, functools.partial(call, *args, **kwargs))
+            future = self._executor.submit(functools.partial(call, *args, **kwargs))
+        except BaseException:
+            self._left_pool(None)
+            raise
+        future.add_done_callback(self._left_pool)
+        return future
+
+    def _left_pool(self, _: object) -> None:
+        with self._count_lock:
+            self._in_pool -= 1
+
+    async def _run(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            future = self._submit(call, *args, **kwargs)
+            # A call still queued when the wait ends is cancelled; a running one finishes in its
+            # thread (bounded by httpTimeout) while the request has its answer already.
+            return await asyncio.wait_for(asyncio.wrap_future(future), self._timeout)
+        except TimeoutError:
+            raise AuthUnavailable(f"no answer from Firebase Auth within {self._timeout} s") from None
         except (
             auth.InvalidIdTokenError,
             auth.ExpiredIdTokenError,

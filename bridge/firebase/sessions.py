@@ -48,9 +48,15 @@ class SessionsNotConfigured(SessionsUnavailable):
 
 class SessionApi:
     def __init__(
-        self, outbound: Outbound, api_key: str | None, identity_toolkit_url: str, secure_token_url: str
+        self,
+        outbound: Outbound,
+        api_key: str | None,
+        identity_toolkit_url: str,
+        secure_token_url: str,
+        timeout_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self._outbound = outbound
+        self._timeout = timeout_seconds
         self._api_key = api_key
         self._identity_toolkit_url = identity_toolkit_url
         self._secure_token_url = secure_token_url
@@ -65,7 +71,7 @@ class SessionApi:
             body["tenantId"] = tenant_id
         url = f"{self._identity_toolkit_url}/v1/accounts:signInWithCustomToken?key={self._key()}"
         try:
-            status, answer = await self._outbound.post_json(url, body, timeout_seconds=TIMEOUT_SECONDS)
+            status, answer = await self._outbound.post_json(url, body, timeout_seconds=self._timeout)
         except UpstreamError as error:
             raise SessionsUnavailable(str(error)) from None
         answer = _checked(status, answer, "sign_in")
@@ -81,7 +87,7 @@ class SessionApi:
         url = f"{self._secure_token_url}/v1/token?key={self._key()}"
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         try:
-            status, answer = await self._outbound.post_form(url, form, timeout_seconds=TIMEOUT_SECONDS)
+            status, answer = await self._outbound.post_form(url, form, timeout_seconds=self._timeout)
         except UpstreamError as error:
             raise SessionsUnavailable(str(error)) from None
         answer = _checked(status, answer, "refresh")

@@ -3,7 +3,11 @@
 - The base URL is a setting (a stand-in in tests, a local sink in development).
 - The OAuth access token comes from the service account through google-auth; its refresh (a
   blocking HTTP call) runs in a thread, and the token is cached until 5 minutes before it expires.
-- 429 and 5xx are retried with exponential backoff that honours Retry-After.
+- 429 and 5xx are retried with exponential backoff that honours Retry-After; when the retries of
+  one send are used up, or FCM cannot be reached at all, the outcome is `retry`: the worker puts
+  the delivery back in the outbox for later instead of giving up.
+- The token endpoint is called with a timeout; when it fails, `FcmUnavailable` says so (no send
+  was attempted).
 - UNREGISTERED tokens, and INVALID_ARGUMENT only when FCM says the *token* is invalid, are pruned.
 """
 
@@ -21,6 +25,7 @@ import google.auth.transport.requests
 from firebase_admin import credentials
 from google.oauth2 import service_account
 
+from bridge.metrics import FCM_OAUTH_FAILURES
 from bridge.outbound import Outbound, UpstreamError
 
 log = logging.getLogger("bridge.fcm")
@@ -30,13 +35,37 @@ REFRESH_MARGIN_SECONDS = 300
 RETRYABLE = frozenset({0, 429, 500, 502, 503, 504})  # 0: no answer at all
 
 
+class FcmUnavailable(Exception):
+    """No send could be attempted: the OAuth access token could not be fetched."""
+
+
+class _TimedRequest(google.auth.transport.requests.Request):
+    """google-auth's requests transport with a timeout of ours (its default is 120 s)."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__()
+        self._timeout = timeout_seconds
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["timeout"] = self._timeout
+        return super().__call__(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+
 class AccessTokens:
     """OAuth access tokens for FCM, refreshed off the event loop and shared by all sends."""
 
-    def __init__(self, service_account_key: credentials.Certificate, token_url: str | None = None) -> None:
+    def __init__(
+        self,
+        service_account_key: credentials.Certificate,
+        token_url: str | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
         google_credentials: service_account.Credentials = service_account_key.get_credential()
         scoped = google_credentials.with_scopes([FCM_SCOPE])
         self._credentials = scoped.with_token_uri(token_url) if token_url else scoped
+        self._timeout = timeout_seconds
+        self._failed_at = -1.0
+        self._failure = ""
         self._lock = asyncio.Lock()
         self._token: str | None = None
         self._valid_until = 0.0
@@ -44,9 +73,24 @@ class AccessTokens:
     async def token(self) -> str:
         if self._token is not None and time.monotonic() < self._valid_until:
             return self._token
+        asked = time.monotonic()
         async with self._lock:
+            if self._failed_at >= asked:
+                # It failed while this caller waited: don't queue another fetch behind it.
+                raise FcmUnavailable(self._failure)
             if self._token is None or time.monotonic() >= self._valid_until:
-                await asyncio.to_thread(self._credentials.refresh, google.auth.transport.requests.Request())
+                try:
+                    await asyncio.wait_for(
+                        asyncio.to_thread(self._credentials.refresh, _TimedRequest(self._timeout)),
+                        self._timeout + 1,
+                    )
+                except Exception as error:
+                    # google-auth raises TransportError / RefreshError; their messages may quote
+                    # the token endpoint's answer, so only the type is kept.
+                    FCM_OAUTH_FAILURES.inc()
+                    self._failed_at = time.monotonic()
+                    self._failure = f"FCM OAuth token fetch failed: {type(error).__name__}"
+                    raise FcmUnavailable(self._failure) from None
                 expiry = self._credentials.expiry  # google-auth keeps it as naive UTC
                 lifetime = expiry.replace(tzinfo=UTC).timestamp() - time.time() if expiry else 3600.0
                 self._token = self._credentials.token
@@ -57,7 +101,7 @@ class AccessTokens:
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
-    state: Literal["sent", "failed", "pruned"]
+    state: Literal["sent", "failed", "pruned", "retry"]
     error: str | None = None
     message_id: str | None = None
     attempts: int = 1
@@ -113,8 +157,10 @@ class FcmSender:
             code, names_token = _error_code(answer)
             if status == 404 or code == "UNREGISTERED" or (code == "INVALID_ARGUMENT" and names_token):
                 return SendOutcome("pruned", error=code, attempts=attempt)
-            if status not in RETRYABLE or attempt == self._max_attempts:
-                return SendOutcome("failed", error=code if status else "UNREACHABLE", attempts=attempt)
+            if status not in RETRYABLE:
+                return SendOutcome("failed", error=code, attempts=attempt)
+            if attempt == self._max_attempts:
+                return SendOutcome("retry", error=code if status else "UNREACHABLE", attempts=attempt)
             await asyncio.sleep(self._delay(attempt, headers))
         raise AssertionError("unreachable")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
 
-from bridge.database import Document, Store
+from bridge.database import DURABLE, Document, Store
 
 NOTIFICATIONS_COLLECTION = "notifications"
 DELIVERIES_COLLECTION = "deliveries"
@@ -23,10 +23,11 @@ DELIVERIES_COLLECTION = "deliveries"
 @dataclass(frozen=True, slots=True)
 class DeliveryResult:
     delivery_id: str
-    state: str  # sent | failed | pruned
+    state: str  # sent | failed | pruned | retry (back to pending, tried again after retry_at)
     error: str | None
     message_id: str | None
     attempts: int
+    retry_at: datetime | None = None
 
 
 def new_notification_id() -> str:
@@ -38,13 +39,16 @@ class Outbox(Store):
 
     def __init__(self, database: Any) -> None:
         super().__init__(database)
-        self.deliveries = database[DELIVERIES_COLLECTION]
+        self.deliveries = database[DELIVERIES_COLLECTION].with_options(write_concern=DURABLE)
 
     async def create_indexes(self) -> None:
         await self.deliveries.create_index(
             [("state", ASCENDING), ("lease_until", ASCENDING)], name="state_lease"
         )
         await self.deliveries.create_index("notification_id", name="notification_id")
+        await self.deliveries.create_index(
+            [("state", ASCENDING), ("created_at", ASCENDING)], name="state_age"
+        )
 
     async def enqueue(self, notification: Document, deliveries: list[Document]) -> None:
         """Persist the notification and its deliveries before anyone is told it was accepted."""
@@ -58,54 +62,74 @@ class Outbox(Store):
             await self.collection.delete_one({"_id": notification["_id"]})
             raise
 
-    async def claim(self, owner: str, limit: int, lease: timedelta) -> list[Document]:
-        """Up to `limit` deliveries now owned by `owner`: pending ones, and ones whose lease ran out
-        (their process died mid-send: they are sent again, so delivery is at least once)."""
-        now = datetime.now(UTC)
-        claimable = {"$or": [{"state": "pending"}, {"state": "sending", "lease_until": {"$lt": now}}]}
+    async def claim(self, lease_id: str, limit: int, lease: timedelta) -> list[Document]:
+        """Up to `limit` deliveries now leased to `lease_id` (unique per claim): pending ones that
+        are due, and ones whose lease ran out (their process died or stalled mid-send: they are
+        sent again, so delivery is at least once across crashes). Lease times are MongoDB's clock
+        (`$$NOW`), so bridge hosts with skewed clocks agree on who holds what."""
+        claimable = _claimable(datetime.now(UTC))
         ids = [d["_id"] async for d in self.deliveries.find(claimable, {"_id": True}).limit(limit)]
         if not ids:
             return []
         await self.deliveries.update_many(
             {"_id": {"$in": ids}, **claimable},
-            {"$set": {"state": "sending", "lease_owner": owner, "lease_until": now + lease}},
+            [{"$set": {"state": "sending", "lease_owner": lease_id, "lease_until": _lease_end(lease)}}],
         )
         return [
             d
             async for d in self.deliveries.find(
-                {"_id": {"$in": ids}, "lease_owner": owner, "state": "sending"}
+                {"_id": {"$in": ids}, "lease_owner": lease_id, "state": "sending"}
             )
         ]
 
-    async def record(self, results: list[DeliveryResult]) -> None:
-        if not results:
-            return
-        now = datetime.now(UTC)
-        await self.deliveries.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": r.delivery_id},
-                    {
-                        "$set": {
-                            "state": r.state,
-                            "error": r.error,
-                            "message_id": r.message_id,
-                            "attempts": r.attempts,
-                            "finished_at": now,
-                        },
-                        "$unset": {"lease_owner": "", "lease_until": ""},
-                    },
-                )
-                for r in results
-            ],
-            ordered=False,
-        )
+    async def renew(self, lease_id: str, delivery_ids: list[str], lease: timedelta) -> set[str]:
+        """Extend the lease on those still held by `lease_id`; returns the ids still held."""
+        if not delivery_ids:
+            return set()
+        held = {"_id": {"$in": delivery_ids}, "lease_owner": lease_id, "state": "sending"}
+        result = await self.deliveries.update_many(held, [{"$set": {"lease_until": _lease_end(lease)}}])
+        if result.matched_count == len(delivery_ids):
+            return set(delivery_ids)
+        return {d["_id"] async for d in self.deliveries.find(held, {"_id": True})}
 
-    async def release(self, owner: str, delivery_ids: list[str]) -> None:
-        """Give claimed but unsent deliveries back (clean shutdown)."""
+    async def record(self, lease_id: str, results: list[DeliveryResult]) -> int:
+        """Write results, each fenced on the lease: a result whose lease was lost (another worker
+        holds the delivery now) is not written. Returns how many were written."""
+        if not results:
+            return 0
+        now = datetime.now(UTC)
+        updates = []
+        for r in results:
+            fence = {"_id": r.delivery_id, "lease_owner": lease_id, "state": "sending"}
+            unlease = {"lease_owner": "", "lease_until": ""}
+            if r.state == "retry":
+                change: dict[str, Any] = {
+                    "$set": {"state": "pending", "error": r.error, "not_before": r.retry_at},
+                    "$inc": {"attempts": r.attempts, "retries": 1},
+                    "$unset": unlease,
+                }
+            else:
+                change = {
+                    "$set": {
+                        "state": r.state,
+                        "error": r.error,
+                        "message_id": r.message_id,
+                        "finished_at": now,
+                        "sent_by": lease_id.rsplit("-", 1)[0],
+                    },
+                    "$inc": {"attempts": r.attempts},
+                    "$unset": unlease,
+                }
+            updates.append(UpdateOne(fence, change))
+        result = await self.deliveries.bulk_write(updates, ordered=False)
+        written: int = result.matched_count
+        return written
+
+    async def release(self, lease_id: str, delivery_ids: list[str]) -> None:
+        """Give claimed but unsent deliveries back (clean shutdown, or a send that never started)."""
         if delivery_ids:
             await self.deliveries.update_many(
-                {"_id": {"$in": delivery_ids}, "lease_owner": owner, "state": "sending"},
+                {"_id": {"$in": delivery_ids}, "lease_owner": lease_id, "state": "sending"},
                 {"$set": {"state": "pending"}, "$unset": {"lease_owner": "", "lease_until": ""}},
             )
 
@@ -113,9 +137,14 @@ class Outbox(Store):
         found: Document | None = await self.collection.find_one({"_id": notification_id})
         return found
 
-    async def pending_count(self) -> int:
+    async def depth(self) -> tuple[int, float]:
+        """(deliveries not finished: pending + leased, age in seconds of the oldest pending one)."""
         count: int = await self.deliveries.count_documents({"state": {"$in": ["pending", "sending"]}})
-        return count
+        oldest = await self.deliveries.find_one(
+            {"state": {"$in": ["pending", "sending"]}}, {"created_at": True}, sort=[("created_at", ASCENDING)]
+        )
+        age = (datetime.now(UTC) - oldest["created_at"]).total_seconds() if oldest else 0.0
+        return count, max(0.0, age)
 
     async def report(self, notification_id: str) -> dict[str, Any] | None:
         notification = await self.notification(notification_id)
@@ -165,3 +194,16 @@ class Outbox(Store):
             },
             "recipients": recipients,
         }
+
+
+def _claimable(now: datetime) -> dict[str, Any]:
+    return {
+        "$or": [
+            {"state": "pending", "not_before": {"$not": {"$gt": now}}},
+            {"state": "sending", "$expr": {"$lt": ["$lease_until", "$$NOW"]}},
+        ]
+    }
+
+
+def _lease_end(lease: timedelta) -> dict[str, Any]:
+    return {"$add": ["$$NOW", int(lease.total_seconds() * 1000)]}

@@ -1,5 +1,16 @@
 """The delivery worker: claims deliveries from the outbox and sends them with bounded concurrency.
 
+It never dies: every error while claiming, sending or recording is caught (per delivery and per
+loop turn), logged once when the worker starts failing (and once when it recovers), and retried
+with capped exponential backoff; a supervisor restarts the loop if it ever exits, and measures the
+outbox meanwhile. `status()` is what /readyz shows as `checks.push_worker`.
+
+Leases are fenced: each claim gets its own lease id; the worker claims only what it expects to
+send within half a lease, renews the lease every third of it while working, checks before each
+send that it still holds the lease (with a third of it to spare), and records each result with
+an update that matches the lease holder. So while no process crashes or stalls past a lease,
+each device gets a notification exactly once, whatever the number of processes.
+
 Clean shutdown: it stops claiming, lets sends already under way finish and be recorded, and gives
 claimed-but-unsent deliveries back, so a restarted bridge sends each remaining device exactly once.
 After a crash, deliveries that were being sent return when their lease ends and are sent again:
@@ -10,20 +21,77 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import random
 import secrets
-from datetime import timedelta
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo.errors import PyMongoError
-
 from bridge.database import Document
-from bridge.metrics import FCM_SENDS, OUTBOX_DEPTH
+from bridge.metrics import (
+    FCM_SENDS,
+    OUTBOX_DEPTH,
+    OUTBOX_OLDEST_SECONDS,
+    PUSH_LEASE_LOST,
+    PUSH_WORKER_FAILING,
+    PUSH_WORKER_RESTARTS,
+)
 from bridge.push.devices import DeviceStore
-from bridge.push.fcm import FcmSender, SendOutcome
+from bridge.push.fcm import FcmSender, FcmUnavailable, SendOutcome
 from bridge.push.outbox import DeliveryResult, Outbox
 
 log = logging.getLogger("bridge.push")
+
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: 0.5 s, 1 s, 2 s … up to `cap`."""
+
+    def __init__(self, first: float = 0.5, cap: float = MAX_BACKOFF_SECONDS) -> None:
+        self._first = first
+        self._cap = cap
+        self.failures = 0
+
+    def next(self) -> float:
+        self.failures += 1
+        delay = min(self._cap, self._first * 2 ** min(self.failures - 1, 20))
+        return float(delay * (0.5 + random.random() / 2))  # noqa: S311
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+def describe(error: BaseException) -> str:
+    """An error for logs and /readyz: the type and, for bridge's own errors, their message (which
+    never holds a secret); other libraries' messages may quote URLs or answers, so only the type."""
+    if type(error).__module__.startswith("bridge."):
+        return f"{type(error).__name__}: {error}"
+    return type(error).__name__
+
+
+@dataclass
+class WorkerStatus:
+    state: str = "starting"  # starting | ok | failing | stopped | off
+    since: datetime = field(default_factory=lambda: datetime.now(UTC))
+    reason: str | None = None
+
+    def as_json(self) -> str | dict[str, str]:
+        """`ok` (or `starting`, `stopped`), or {state: failing, since, reason}."""
+        if self.state != "failing":
+            return self.state
+        return {"state": self.state, "since": self.since.isoformat(), "reason": self.reason or ""}
+
+
+@dataclass
+class _Lease:
+    lease_id: str
+    outstanding: set[str]  # claimed, result not recorded yet
+    held_until: float  # monotonic; a conservative bound of MongoDB's lease_until
+    lost: set[str] = field(default_factory=set)
 
 
 class DeliveryWorker:
@@ -37,23 +105,34 @@ class DeliveryWorker:
         batch_size: int = 200,
         poll_seconds: float = 1.0,
         lease: timedelta = timedelta(minutes=2),
+        give_up: timedelta = timedelta(days=1),
     ) -> None:
         self._outbox = outbox
         self._devices = devices
         self._sender = sender
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._record_every = max(1, concurrency)
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._lease = lease
+        self._lease_seconds = lease.total_seconds()
+        self._give_up = give_up
+        # Seconds per send, measured (moving average); until then, claim one send per slot.
+        self._send_seconds: float | None = None
         self._owner = f"worker-{secrets.token_hex(6)}"
+        self._claims = itertools.count(1)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task[None] | None = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._messages: dict[str, tuple[dict[str, Any], bool]] = {}
+        self._status = WorkerStatus()
+        self._turn_backoff = Backoff(cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
+
+    # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="push-delivery")
+        self._supervisor = asyncio.create_task(self._supervise(), name="push-supervisor")
 
     def wake(self) -> None:
         """New work was accepted: look now instead of at the next poll."""
@@ -62,43 +141,126 @@ class DeliveryWorker:
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        if self._supervisor is not None:
+            await self._supervisor
+        self._status = WorkerStatus("stopped")
+
+    def status(self) -> WorkerStatus:
+        return self._status
+
+    async def _supervise(self) -> None:
+        """Run the loop; restart it (after a backoff) if it ever exits; measure the outbox."""
+        restarts = Backoff(cap=MAX_BACKOFF_SECONDS)
+        while not self._stopping:
+            task = asyncio.create_task(self._run(), name="push-delivery")
+            while not task.done():
+                await asyncio.wait({task}, timeout=self._poll_seconds)
+                await self._measure()
+            if task.cancelled():
+                error: BaseException | None = asyncio.CancelledError()
+            else:
+                error = task.exception()
+            if self._stopping:
+                break
+            PUSH_WORKER_RESTARTS.inc()
+            self._failing("the delivery loop exited", error or RuntimeError("returned"))
+            await self._pause(restarts.next())
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once for a stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested(), seconds)
+
+    async def _stop_requested(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _measure(self) -> None:
+        try:
+            depth, oldest = await self._outbox.depth()
+        except Exception as error:  # measuring must never stop anything
+            log.debug("could not measure the outbox", extra={"error": describe(error)})
+            return
+        OUTBOX_DEPTH.set(depth)
+        OUTBOX_OLDEST_SECONDS.set(oldest)
+
+    def _failing(self, what: str, error: BaseException) -> None:
+        reason = f"{what}: {describe(error)}"
+        if self._status.state != "failing" or self._status.reason != reason:
+            log.warning("push worker failing", extra={"reason": reason})
+            self._status = WorkerStatus("failing", reason=reason)
+            PUSH_WORKER_FAILING.set(1)
+
+    def _ok(self) -> None:
+        if self._status.state != "ok":
+            if self._status.state == "failing":
+                log.info("push worker recovered", extra={"failing_since": self._status.since.isoformat()})
+            self._status = WorkerStatus("ok")
+            PUSH_WORKER_FAILING.set(0)
+
+    # -- the loop ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                batch = await self._outbox.claim(self._owner, self._batch_size, self._lease)
-            except PyMongoError as error:
-                log.warning("outbox unavailable", extra={"error": type(error).__name__})
-                batch = []
-            if batch:
-                await self._deliver(batch)
+                worked = await self._turn()
+            except Exception as error:  # the worker must never die
+                self._failing("a delivery turn failed", error)
+                await self._pause(self._turn_backoff.next())
                 continue
-            await self._measure_depth()
+            self._turn_backoff.reset()
+            self._ok()
+            if worked:
+                continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
 
-    async def _measure_depth(self) -> None:
-        with contextlib.suppress(PyMongoError):
-            OUTBOX_DEPTH.set(await self._outbox.pending_count())
+    def claim_limit(self) -> int:
+        """As many deliveries as the slots can send within half a lease, at the measured pace."""
+        if self._send_seconds is None:
+            return min(self._batch_size, self._concurrency)
+        rounds = (self._lease_seconds / 2) / max(self._send_seconds, 0.001)
+        return max(1, min(self._batch_size, int(self._concurrency * rounds)))
 
-    async def _deliver(self, batch: list[Document]) -> None:
-        """Send a claimed batch; results are written as they come in (every `record_every`), so
-        little is sent twice if the process dies mid-batch."""
+    async def _turn(self) -> bool:
+        lease_id = f"{self._owner}-{next(self._claims)}"
+        claimed_at = time.monotonic()
+        batch = await self._outbox.claim(lease_id, self.claim_limit(), self._lease)
+        if not batch:
+            return False
+        lease = _Lease(lease_id, {d["_id"] for d in batch}, claimed_at + self._lease_seconds)
+        await self._deliver(lease, batch)
+        return True
+
+    async def _deliver(self, lease: _Lease, batch: list[Document]) -> None:
+        """Send a claimed batch while renewing its lease; results are written as they come in
+        (every `record_every`), so little is sent twice if the process dies mid-batch. Raises
+        FcmUnavailable (after giving the batch back) when no send could be attempted."""
         done: list[tuple[Document, DeliveryResult]] = []
         unsent: list[str] = []
+        unavailable: list[FcmUnavailable] = []
         lock = asyncio.Lock()
 
-        async def flush() -> None:
+        async def flush(final: bool = False) -> None:
             async with lock:
                 chunk = done[:]
                 del done[:]
-                await self._record(chunk)
+                await self._record(lease, chunk, final)
 
         async def deliver(delivery: Document) -> None:
-            result = await self._send(delivery)
+            try:
+                result = await self._send(lease, delivery, abort=bool(unavailable))
+            except FcmUnavailable as error:
+                unavailable.append(error)
+                result = None
+            except Exception as error:  # one delivery never stops the others
+                log.warning(
+                    "push delivery failed",
+                    extra={"notification": delivery["notification_id"], "error": describe(error)},
+                )
+                result = self._retry_or_fail(delivery, "INTERNAL", 0)
             if result is None:
                 unsent.append(delivery["_id"])
                 return
@@ -106,32 +268,88 @@ class DeliveryWorker:
             if len(done) >= self._record_every:
                 await flush()
 
-        await asyncio.gather(*(deliver(delivery) for delivery in batch))
-        await flush()
+        renewer = asyncio.create_task(self._keep_leased(lease), name="push-lease")
         try:
-            await self._outbox.release(self._owner, unsent)
-        except PyMongoError as error:
-            log.warning("could not release deliveries", extra={"error": type(error).__name__})
+            await asyncio.gather(*(deliver(delivery) for delivery in batch))
+            await flush(final=True)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        try:
+            await self._outbox.release(lease.lease_id, unsent)
+        except Exception as error:  # the lease runs out and they return anyway
+            log.warning("could not give deliveries back", extra={"error": describe(error)})
+        if unavailable:
+            raise unavailable[0]
 
-    async def _record(self, chunk: list[tuple[Document, DeliveryResult]]) -> None:
-        try:
-            await self._outbox.record([result for _, result in chunk])
-            for delivery, result in chunk:
-                if result.state == "pruned":
+    async def _keep_leased(self, lease: _Lease) -> None:
+        """Renew the lease every third of it; forget deliveries another worker took over."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            started = time.monotonic()
+            try:
+                held = await self._outbox.renew(lease.lease_id, sorted(lease.outstanding), self._lease)
+            except Exception as error:  # sends stop when the lease nears its end
+                log.warning("could not renew a push lease", extra={"error": describe(error)})
+                continue
+            lost = lease.outstanding - held
+            if lost:
+                log.warning("push lease lost", extra={"deliveries": len(lost)})
+                lease.lost |= lost
+                lease.outstanding -= lost
+            lease.held_until = started + self._lease_seconds
+
+    def _holds(self, lease: _Lease, delivery_id: str) -> bool:
+        spare = self._lease_seconds / 3
+        return delivery_id not in lease.lost and time.monotonic() < lease.held_until - spare
+
+    async def _record(self, lease: _Lease, chunk: list[tuple[Document, DeliveryResult]], final: bool) -> None:
+        """Write results, fenced on the lease. MongoDB errors are retried with backoff while the
+        lease holds; after that the deliveries return to the outbox (sent again: at least once)."""
+        if not chunk:
+            return
+        backoff = Backoff(first=0.2, cap=5.0)
+        while True:
+            try:
+                written = await self._outbox.record(lease.lease_id, [result for _, result in chunk])
+                break
+            except Exception as error:
+                if time.monotonic() >= lease.held_until - 1 or (self._stopping and not final):
+                    log.warning(
+                        "could not record deliveries; they will be sent again",
+                        extra={"deliveries": len(chunk), "error": describe(error)},
+                    )
+                    return
+                await asyncio.sleep(backoff.next())
+        lease.outstanding -= {delivery["_id"] for delivery, _ in chunk}
+        if written < len(chunk):
+            PUSH_LEASE_LOST.inc(len(chunk) - written)
+            log.warning("push results fenced off: lease lost", extra={"deliveries": len(chunk) - written})
+        for delivery, result in chunk:
+            if result.state == "pruned":
+                try:
                     await self._devices.prune(delivery["token"], delivery["uid"])
-        except PyMongoError as error:
-            # The lease runs out and these deliveries are claimed again: at least once.
-            log.warning("could not record deliveries", extra={"error": type(error).__name__})
+                except Exception as error:  # pruned again at the next failed send
+                    log.warning("could not prune a device", extra={"error": describe(error)})
 
-    async def _send(self, delivery: Document) -> DeliveryResult | None:
+    async def _send(self, lease: _Lease, delivery: Document, *, abort: bool) -> DeliveryResult | None:
+        """The result of sending one delivery, or None when it was not sent (stopping, lease
+        lost or about to end, FCM unavailable for this batch)."""
         async with self._slots:
-            if self._stopping:
+            if self._stopping or abort:
+                return None
+            if not self._holds(lease, delivery["_id"]):
+                PUSH_LEASE_LOST.inc()
                 return None
             found = await self._message(delivery["notification_id"])
             if found is None:
                 return DeliveryResult(delivery["_id"], "failed", "NOTIFICATION_MISSING", None, 0)
             message, dry_run = found
+            started = time.monotonic()
             outcome: SendOutcome = await self._sender.send(message, delivery["token"], dry_run=dry_run)
+            took = time.monotonic() - started
+            self._send_seconds = took if self._send_seconds is None else 0.7 * self._send_seconds + 0.3 * took
         FCM_SENDS.labels(outcome.state).inc()
         if outcome.state != "sent":
             log.info(
@@ -142,8 +360,21 @@ class DeliveryWorker:
                     "error": outcome.error,
                 },
             )
+        if outcome.state == "retry":
+            return self._retry_or_fail(delivery, outcome.error, outcome.attempts)
         return DeliveryResult(
             delivery["_id"], outcome.state, outcome.error, outcome.message_id, outcome.attempts
+        )
+
+    def _retry_or_fail(self, delivery: Document, error: str | None, attempts: int) -> DeliveryResult:
+        """Back to the outbox with capped backoff, or failed once the give-up window has passed."""
+        now = datetime.now(UTC)
+        if now - delivery["created_at"] >= self._give_up:
+            return DeliveryResult(delivery["_id"], "failed", error, None, attempts)
+        retries = int(delivery.get("retries", 0))
+        delay = min(MAX_BACKOFF_SECONDS * 10, self._poll_seconds * 2 ** min(retries, 20))
+        return DeliveryResult(
+            delivery["_id"], "retry", error, None, attempts, retry_at=now + timedelta(seconds=delay)
         )
 
     async def _message(self, notification_id: str) -> tuple[dict[str, Any], bool] | None:
