@@ -98,7 +98,9 @@ def create_app(settings: Settings) -> web.Application:
     project_id = settings.firebase_project_id or service_account.project_id
     app[FIREBASE_AUTH] = FirebaseAuth(service_account, project_id, app[FIREBASE_POOL])
     app[SESSION_API] = SessionApi(app[OUTBOUND], settings.firebase_web_api_key, *settings.session_api_urls())
-    app[LOGINS] = Logins(app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API])
+    app[LOGINS] = Logins(
+        app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API], app[FIREBASE_AUTH]
+    )
     app[IDEMPOTENCY_KEYS] = IdempotencyKeys(database)
     app[ACCOUNTS] = Accounts(app[USERS], app[FIREBASE_AUTH])
     _wire_push(app, settings, service_account, project_id, database)

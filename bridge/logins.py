@@ -4,17 +4,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge.firebase.auth_admin import AuthUnavailable, EmailInUse, FirebaseAuth
 from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.sessions import Session, SessionApi
 from bridge.identity import ExternalIdentity
 from bridge.partners import Partner
 from bridge.partners.base import Credential, CredentialReplayed
 from bridge.used_tokens import UsedTokens
-from bridge.users import UserStore
+from bridge.users import FIREBASE_USER_CREATED, UserStore
+
+log = logging.getLogger("bridge.login")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,16 +26,24 @@ class LoginResult:
     user: dict[str, Any]
     custom_token: str
     session: Session | None = None
+    # Who the partner said the user is (for answers in a platform's contract).
+    identity: ExternalIdentity | None = None
 
 
 class Logins:
     def __init__(
-        self, users: UserStore, used_tokens: UsedTokens, minter: CustomTokenMinter, sessions: SessionApi
+        self,
+        users: UserStore,
+        used_tokens: UsedTokens,
+        minter: CustomTokenMinter,
+        sessions: SessionApi,
+        firebase: FirebaseAuth | None = None,
     ) -> None:
         self._users = users
         self._used_tokens = used_tokens
         self._minter = minter
         self._sessions = sessions
+        self._firebase = firebase
 
     async def login(
         self, partner: Partner, credential: Credential, *, with_session: bool = False
@@ -47,13 +59,46 @@ class Logins:
             await self._spend(partner, identity)
         # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
         user, custom_token = await asyncio.gather(
-            self._users.record_login(identity, uid, claims),
+            self._users.record_login(identity, uid, claims, firebase_user=partner.config.firebase_user),
             self._minter.mint(uid, claims, partner.config.tenant_id),
         )
+        if (
+            partner.config.firebase_user == "on_first_login"
+            and user.get("firebase_user") != FIREBASE_USER_CREATED
+        ):
+            await self._create_firebase_user(partner, identity, uid)
         session = (
             await self._sessions.sign_in(custom_token, partner.config.tenant_id) if with_session else None
         )
-        return LoginResult(user, custom_token, session)
+        return LoginResult(user, custom_token, session, identity)
+
+    async def _create_firebase_user(self, partner: Partner, identity: ExternalIdentity, uid: str) -> None:
+        """firebase_user = "on_first_login": the Firebase Auth user exists when the login answers
+        (with email and display name). Any failure is AuthUnavailable (503), never skipped; the
+        next login tries again. An email another Firebase user has is left out (logged)."""
+        if self._firebase is None:
+            raise AuthUnavailable("firebase auth is not wired into logins")
+        fields = {
+            name: value
+            for name, value in (("email", identity.email), ("display_name", identity.display_name))
+            if value is not None
+        }
+        tenant = partner.config.tenant_id
+        try:
+            try:
+                await self._firebase.create_user(uid, fields, tenant)
+            except EmailInUse:
+                log.warning(
+                    "email belongs to another firebase user; created the user without it",
+                    extra={"partner": partner.id, "uid": uid},
+                )
+                fields.pop("email")
+                await self._firebase.create_user(uid, fields, tenant)
+        except AuthUnavailable:
+            raise
+        except Exception as error:  # e.g. a refused display name: still not a silent skip
+            raise AuthUnavailable(f"creating the firebase user failed: {type(error).__name__}") from None
+        await self._users.mark_firebase_user_created(uid)
 
     async def _spend(self, partner: Partner, identity: ExternalIdentity) -> None:
         jti, exp = identity.claims["jti"], identity.claims["exp"]

@@ -35,6 +35,18 @@ PUBLIC_FIELDS = (
 )
 
 
+# The record's `firebase_user`: "on_sign_in" — made by a login; Firebase creates the Auth user when
+# the app first signs in with the custom token (until then: "pending first sign-in", not drift);
+# "on_first_login" — bridge creates it during the login and has not managed yet; "created" — bridge
+# made it. Records without the field (accounts, older records) are expected in Firebase.
+FIREBASE_USER_ON_SIGN_IN = "on_sign_in"
+FIREBASE_USER_CREATED = "created"
+
+
+def pending_first_sign_in(user: Mapping[str, Any] | None) -> bool:
+    return user is not None and user.get("firebase_user") == FIREBASE_USER_ON_SIGN_IN
+
+
 class UserDisabled(Exception):
     """The user exists and is disabled: no login, no session."""
 
@@ -60,6 +72,7 @@ class UserStore(Store):
         uid: str,
         claims: Mapping[str, Any],
         now: datetime | None = None,
+        firebase_user: str | None = None,
     ) -> Document:
         """Create the user on first login, refresh the profile on later ones; one round trip.
 
@@ -81,6 +94,8 @@ class UserStore(Store):
                 "external_id": identity.external_id,
                 "disabled": False,
                 "created_at": now,
+                # How the Firebase Auth user comes to be (see FIREBASE_USER_STATES).
+                **({"firebase_user": firebase_user} if firebase_user else {}),
             },
             "$inc": {"login_count": 1},
         }
@@ -133,6 +148,10 @@ class UserStore(Store):
         if user is None:  # pragma: no cover - deleted between the two calls
             raise DuplicateKeyError("account vanished while being created")
         return user, created
+
+    async def mark_firebase_user_created(self, uid: str) -> None:
+        """bridge has made (or found) this user's Firebase Auth user."""
+        await self.collection.update_one({"uid": uid}, {"$set": {"firebase_user": FIREBASE_USER_CREATED}})
 
     async def delete(self, uid: str) -> bool:
         result = await self.collection.delete_one({"uid": uid})

@@ -62,7 +62,10 @@ class CustomTokenAnswer(BaseModel):
 
 class AccountAnswer(CustomTokenAnswer):
     created: bool
+    jwt_token: str = Field(description="The same custom token, as login answers it")
     session: Session | None = None
+    id_token: str | None = None
+    refresh_token: str | None = None
 
 
 class CookieAnswer(BaseModel):
@@ -145,6 +148,10 @@ class ApiKeyInfo(BaseModel):
 class Verdict(BaseModel):
     consistent: bool
     differences: list[dict[str, Any]]
+    state: Literal["consistent", "pending first sign-in", "drift"] = Field(
+        description="pending first sign-in: a login-made user the app has not signed in with yet "
+        "(Firebase creates it then); neutral, not drift"
+    )
 
 
 class AdminUserState(BaseModel):
@@ -178,6 +185,7 @@ class ReconcileAnswer(BaseModel):
     differing: list[dict[str, Any]]
     fixed: list[str]
     not_fixable: list[dict[str, str]]
+    pending_first_sign_in: list[str]
     consistent: bool
 
 
