@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 from bridge.accounts import Accounts
 from bridge.admin.audit import AuditLog
 from bridge.admin.service import AdminService
+from bridge.api.cors import setup_cors
 from bridge.api.routes import add_routes
 from bridge.api_keys import ApiKeys
 from bridge.attempts import LoginAttempts
@@ -113,6 +114,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_delivery_worker)
     app.on_cleanup.append(_stop_thread_pools)
     add_routes(app)
+    setup_cors(app)
     return app
 
 
