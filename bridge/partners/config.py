@@ -6,8 +6,10 @@ A mistake fails start-up with a message naming the partner and the field, e.g.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -435,4 +437,33 @@ def load_partners_file(path: Path) -> dict[str, PartnerConfig]:
         raise ConfigError(f"partners file {path} does not exist (set BRIDGE_PARTNERS_FILE)") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"partners file {path} is not valid TOML: {error}") from None
-    return parse_partners(data, str(path), path.parent)
+    return parse_partners(expand_environment(data, str(path)), str(path), path.parent)
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_environment(data: Any, source: str, environ: Mapping[str, str] | None = None) -> Any:
+    """`${NAME}` and `${NAME:-default}` in the file's strings, from the environment: endpoints and
+    URLs can differ per deployment without editing the file (secrets stay in `secret_env`). An
+    unset variable without a default stops start-up, naming it."""
+    env = os.environ if environ is None else environ
+
+    def expand(value: Any) -> Any:
+        if isinstance(value, str):
+            return _ENV_REFERENCE.sub(substitute, value)
+        if isinstance(value, dict):
+            return {key: expand(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [expand(item) for item in value]
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: environment variable {name} is not set (used as ${{{name}}})")
+
+    return expand(data)
