@@ -154,3 +154,11 @@ def test_relaxing_is_refused_for_published_keys_and_issuer_stays_required_by_def
     with pytest.raises(ConfigError) as error:
         make_settings(extra_partners={"p": table})
     assert "require_issuer" in str(error.value) or "require_audience" in str(error.value)
+
+
+async def test_a_head_request_never_spends_the_token(client, keys, db):
+    token = dh_token(keys.hmac_secret)
+    head = await client.head(f"/docs-login?jwt={token}", allow_redirects=False)
+    assert head.status == 405
+    assert await db.used_tokens.count_documents({}) == 0
+    assert (await get(client, jwt=token)).headers["Location"].startswith(f"{DOCS}/#custom_token=")

@@ -140,6 +140,7 @@ async def test_bad_requests_on_a_partner_route(start_with_partners, partner_serv
         ({"path": "/x", "contract": "soap"}, "contract"),
         ({"path": "/x", "fields": {"username": "email"}}, "cannot be used by a token partner"),
         ({"path": "/x", "fields": {"secret": "s"}}, "unknown field names"),
+        ({"path": "/x", "fields": {"token": "session"}}, "own field"),
     ],
 )
 async def test_route_mistakes_stop_start_up(make_settings, route, message):
@@ -159,3 +160,33 @@ async def test_session_contracts_need_the_web_api_key(make_settings):
     )
     with pytest.raises(ConfigError, match="BRIDGE_FIREBASE_WEB_API_KEY"):
         create_app(settings)
+
+
+async def test_accounts_answer_the_same_token_fields_as_login(client, db):
+    from bridge.api_keys import ApiKeys
+
+    _, writer = await ApiKeys(db).create("backend", {"accounts:write"})
+    response = await client.post(
+        "/v1/accounts",
+        headers={"Authorization": f"Bearer {writer}"},
+        json={"partner": "acme", "external_id": "signup-1", "email": "s1@acme.test", "session": True},
+    )
+
+    assert response.status == 201
+    answer = await response.json()
+    assert answer["jwt_token"] == answer["custom_token"]
+    assert answer["id_token"] == answer["session"]["id_token"]
+    assert answer["refresh_token"] == answer["session"]["refresh_token"]
+    plain = await client.post(
+        "/v1/accounts",
+        headers={"Authorization": f"Bearer {writer}"},
+        json={"partner": "acme", "external_id": "s2"},
+    )
+    assert set(await plain.json()) == {
+        "user",
+        "created",
+        "token_type",
+        "custom_token",
+        "jwt_token",
+        "expires_in",
+    }

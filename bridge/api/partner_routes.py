@@ -50,17 +50,21 @@ def add_partner_routes(app: web.Application) -> None:
     """One route per partner that declares one. Raises ConfigError for a contract this bridge
     cannot serve (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
     settings = app[SETTINGS]
+    taken = {resource.canonical for resource in app.router.resources()}
     for partner in app[PARTNERS].values():
         route = partner.config.route
         if route is None:
             continue
+        if route.path in taken:
+            raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
         if route.contract in SESSION_CONTRACTS and not settings.firebase_web_api_key:
             raise ConfigError(
                 f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
                 "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
             )
         if route.contract == "redirect":
-            app.router.add_get(route.path, _redirect_handler(partner))
+            # No HEAD: a link prefetcher must not spend a single-use token.
+            app.router.add_get(route.path, _redirect_handler(partner), allow_head=False)
         else:
             app.router.add_post(route.path, _login_handler(partner, route))
 
