@@ -44,7 +44,14 @@ FIREBASE_USER_CREATED = "created"
 
 
 def pending_first_sign_in(user: Mapping[str, Any] | None) -> bool:
-    return user is not None and user.get("firebase_user") == FIREBASE_USER_ON_SIGN_IN
+    """A login-made record whose Firebase user appears when the app first signs in. Records from
+    before the `firebase_user` field count when only logins ever wrote them (no `custom_claims`:
+    /v1/accounts, reconcile and admins always write that field, and they make the Firebase user)."""
+    if user is None:
+        return False
+    if "firebase_user" in user:
+        return bool(user["firebase_user"] == FIREBASE_USER_ON_SIGN_IN)
+    return "custom_claims" not in user and int(user.get("login_count") or 0) >= 1
 
 
 class UserDisabled(Exception):

@@ -127,3 +127,18 @@ async def test_on_first_login_with_firebase_down_is_a_503_and_the_next_login_ret
     assert (await client.post("/v1/login", json={"partner": "ff", "token": token})).status == 200
     record = await asyncio.to_thread(auth.get_user, "ff:down", app=firebase_admin_app)
     assert record.email == "down@acme.test"
+
+
+async def test_records_from_before_the_field_count_as_pending_when_only_logins_wrote_them(
+    start_with_partners, keys, as_admin, db
+):
+    client = await start_with_partners()
+    await login(client, "acme", keys.token(sub="legacy"))
+    await db.users.update_one({"uid": "acme:legacy"}, {"$unset": {"firebase_user": ""}})
+    await db.users.insert_one(
+        {"uid": "acme:acct", "partner": "acme", "external_id": "acct", "custom_claims": {}, "login_count": 0}
+    )
+    legacy = await (await client.get("/admin/v1/users/acme:legacy", headers=as_admin)).json()
+    account = await (await client.get("/admin/v1/users/acme:acct", headers=as_admin)).json()
+    assert legacy["verdict"]["state"] == "pending first sign-in"
+    assert account["verdict"]["state"] == "drift"

@@ -415,6 +415,8 @@ def _route_problems(parsed: dict[str, PartnerConfig]) -> list[str]:
             problems.append(f"{where}: the redirect contract needs a jwt or oidc partner")
         if route.contract == "redirect" and route.fields:
             problems.append(f"{where}: the redirect contract takes token_param, not fields")
+        if getattr(config, "token_param", None) == "redirect":
+            problems.append(f"partner {partner_id!r}, field 'token_param': 'redirect' names the target")
         if route.contract == "bridge" and "session" in route.fields.values():
             problems.append(f"{where}: 'session' is the bridge contract's own field; pick another name")
         unusable = sorted(set(route.fields) - set(route.field_names(password)))
