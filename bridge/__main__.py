@@ -150,7 +150,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        load_env_file()
+        # `serve` reads only an explicitly named file: a server never picks up a stray local one.
+        if args.command != "serve" or os.environ.get("BRIDGE_ENV_FILE"):
+            load_env_file()
         code: int = args.run(args)
     except ConfigError as error:
         print(f"bridge: configuration error: {error}", file=sys.stderr)

@@ -190,3 +190,33 @@ async def test_accounts_answer_the_same_token_fields_as_login(client, db):
         "jwt_token",
         "expires_in",
     }
+
+
+async def test_partner_routes_are_in_the_api_document_and_answers_match_it(
+    start_with_partners, partner_server, james, keys
+):
+    from openapi_spec_validator import validate
+    from test_openapi import check
+
+    client = await start_with_partners(
+        ff=password_partner(partner_server, path="/login", contract="flutterflow"),
+        shop=password_partner(partner_server, path="/api/auth/local", contract="strapi"),
+        web=token_partner(path="/docs-login", contract="redirect"),
+    )
+    document = await (await client.get("/openapi.json")).json()
+    validate(document)
+    body = document["paths"]["/login"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = document["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+    assert set(schema["properties"]) == {"email", "password"}
+    assert "get" in document["paths"]["/docs-login"]
+    credentials = {"email": "james@yopmail.com", "password": "s3cret-pass"}
+    check(document, "POST", "/login", 200, await (await client.post("/login", json=credentials)).json())
+    strapi = {"identifier": "james@yopmail.com", "password": "s3cret-pass"}
+    check(
+        document,
+        "POST",
+        "/api/auth/local",
+        200,
+        await (await client.post("/api/auth/local", json=strapi)).json(),
+    )
+    assert "/api/auth/local" in await (await client.get("/docs")).text()

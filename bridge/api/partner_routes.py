@@ -111,6 +111,12 @@ def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) ->
     return PartnerToken(token or header_token or "")
 
 
+def body_model_for(partner: Partner) -> type[BaseModel]:
+    """The request body of the partner's own (login) route, for the API document."""
+    assert partner.config.route is not None
+    return _body_model(partner, partner.config.route)
+
+
 def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
     model = _body_model(partner, route)
 
