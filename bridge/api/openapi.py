@@ -427,12 +427,21 @@ def _partner_route_operations(app: web.Application) -> dict[tuple[str, str], Ope
     return operations
 
 
+# Per app: the document with its partner routes, built on first use (set up by add_partner_routes).
+DOCUMENT_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document_cache", dict)
+
+
 def document_for(app: web.Application) -> dict[str, Any]:
     """bridge's document plus this app's partner routes."""
-    operations = _partner_route_operations(app)
-    if not operations:
+    cache = app.get(DOCUMENT_CACHE)
+    if cache is None:
         return openapi_document()
-    return _build_document({**CATALOG, **operations})
+    if "document" not in cache:
+        operations = _partner_route_operations(app)
+        cache["document"] = _build_document({**CATALOG, **operations}) if operations else openapi_document()
+        cache["docs"] = _render_docs(cache["document"]) if operations else _docs_page()
+    document: dict[str, Any] = cache["document"]
+    return document
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -492,6 +501,8 @@ def _render_docs(document: dict[str, Any]) -> str:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    if _partner_route_operations(request.app):
-        return web.Response(text=_render_docs(document_for(request.app)), content_type="text/html")
-    return web.Response(text=_docs_page(), content_type="text/html")
+    cache = request.app.get(DOCUMENT_CACHE)
+    if cache is None:
+        return web.Response(text=_docs_page(), content_type="text/html")
+    document_for(request.app)
+    return web.Response(text=cache["docs"], content_type="text/html")

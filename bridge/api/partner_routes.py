@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from bridge.api.bodies import bearer_token, client_address, read_body
 from bridge.api.failures import human_message, login_problem
 from bridge.api.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
+from bridge.api.openapi import DOCUMENT_CACHE
 from bridge.api.redirect_login import NO_STORE, redirect_allowed
 from bridge.components import LOGINS, PARTNERS, SETTINGS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
@@ -50,6 +51,7 @@ def add_partner_routes(app: web.Application) -> None:
     """One route per partner that declares one. Raises ConfigError for a contract this bridge
     cannot serve (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
     settings = app[SETTINGS]
+    app[DOCUMENT_CACHE] = {}  # the API document lists these routes (bridge.api.openapi)
     taken = {resource.canonical for resource in app.router.resources()}
     for partner in app[PARTNERS].values():
         route = partner.config.route
