@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -196,11 +198,87 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        # `serve` reads only an explicitly named file: a server never picks up a stray local one.
+        if args.command != "serve" or os.environ.get("BRIDGE_ENV_FILE"):
+            load_env_file()
         code: int = args.run(args)
     except ConfigError as error:
         print(f"bridge: configuration error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line saying what to set, never a traceback
+        print(f"bridge: {cli_error_message(error)}", file=sys.stderr)
+        return 1
     return code
+
+
+DEFAULT_ENV_FILE = Path("local/bridge.env")
+_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+
+
+def load_env_file() -> Path | None:
+    """Variables from BRIDGE_ENV_FILE, or from ./local/bridge.env (written by scripts/run) when it
+    exists. `NAME=value` lines (shell quoting, `#` comments); variables already set win."""
+    named = os.environ.get("BRIDGE_ENV_FILE")
+    path = Path(named) if named else DEFAULT_ENV_FILE
+    if not path.is_file():
+        if named:
+            raise ConfigError(f"BRIDGE_ENV_FILE={named} does not exist")
+        return None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        try:
+            values = shlex.split(match.group(2)) if match else []
+        except ValueError:
+            values = []
+        if match is None or len(values) > 1:
+            raise ConfigError(f"{path}, line {number}: expected NAME=value")
+        os.environ.setdefault(match.group(1), values[0] if values else "")
+    return path
+
+
+def _without_credentials(uri: str) -> str:
+    return re.sub(r"//[^@/]*@", "//", uri)
+
+
+def cli_error_message(error: Exception) -> str:
+    """What went wrong and what to set, in one line (no secret: URIs lose their credentials)."""
+    from pydantic import ValidationError
+    from pymongo.errors import PyMongoError
+
+    from bridge.firebase.auth_admin import AuthUnavailable
+
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"BRIDGE_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        return f"configuration error: {problems}"
+    if isinstance(error, PyMongoError):
+        uri = _without_credentials(os.environ.get("BRIDGE_MONGODB_URI", "mongodb://127.0.0.1:27017"))
+        return (
+            f"MongoDB at {uri} did not answer ({type(error).__name__}); set BRIDGE_MONGODB_URI "
+            f"(scripts/run writes it to {DEFAULT_ENV_FILE} while it runs)"
+        )
+    google = type(error).__module__.startswith(("google.", "firebase_admin", "requests", "urllib3"))
+    if isinstance(error, AuthUnavailable) or google:
+        emulator = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")
+        where = (
+            f"the Auth emulator at {emulator}"
+            if emulator
+            else "Google (FIREBASE_AUTH_EMULATOR_HOST is not set)"
+        )
+        return (
+            f"Firebase Auth at {where} is not reachable ({type(error).__name__}); set "
+            "FIREBASE_AUTH_EMULATOR_HOST=host:port for the emulator (scripts/run writes it to "
+            f"{DEFAULT_ENV_FILE}), or BRIDGE_SERVICE_ACCOUNT_FILE to a real service-account key"
+        )
+    first_line = (str(error).splitlines() or [""])[0][:200]
+    return f"failed: {type(error).__name__}: {first_line}"
 
 
 if __name__ == "__main__":

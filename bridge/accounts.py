@@ -8,7 +8,7 @@ from typing import Any
 
 from bridge.firebase.auth_admin import EmailInUse, FirebaseAuth, PhoneInUse
 from bridge.partners import Partner
-from bridge.users import UserStore
+from bridge.users import FIREBASE_USER_CREATED, UserStore
 
 log = logging.getLogger("bridge.accounts")
 
@@ -66,6 +66,8 @@ class Accounts:
             if created:
                 await self._users.delete(uid)  # nothing half-made stays behind
             raise
+        if user.get("firebase_user") not in (None, FIREBASE_USER_CREATED):
+            await self._users.mark_firebase_user_created(uid)  # a login-made record, now in Firebase
         if made and account.claims:
             await self._firebase.set_custom_claims(uid, account.claims, tenant)
         if made and not created:

@@ -16,6 +16,7 @@ from pymongo.errors import PyMongoError
 from bridge.accounts import Accounts
 from bridge.admin.audit import AuditLog
 from bridge.admin.service import AdminService
+from bridge.api.cors import setup_cors
 from bridge.api.routes import add_routes
 from bridge.api_keys import ApiKeys
 from bridge.attempts import LoginAttempts
@@ -115,7 +116,12 @@ def create_app(settings: Settings) -> web.Application:
         timeout_seconds=settings.firebase_timeout_seconds,
     )
     app[LOGINS] = Logins(
-        app[USERS], app[USED_TOKENS], app[TOKEN_MINTER], app[SESSION_API], app[LOGIN_ATTEMPTS]
+        app[USERS],
+        app[USED_TOKENS],
+        app[TOKEN_MINTER],
+        app[SESSION_API],
+        app[LOGIN_ATTEMPTS],
+        app[FIREBASE_AUTH],
     )
     app[IDEMPOTENCY_KEYS] = IdempotencyKeys(database)
     app[ACCOUNTS] = Accounts(app[USERS], app[FIREBASE_AUTH])
@@ -129,6 +135,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_delivery_worker)
     app.on_cleanup.append(_stop_thread_pools)
     add_routes(app)
+    setup_cors(app)
     return app
 
 

@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.attempts import LockedOut, LoginAttempts
+from bridge.firebase.auth_admin import AuthUnavailable, EmailInUse, FirebaseAuth
 from bridge.firebase.custom_tokens import CustomTokenMinter
 from bridge.firebase.sessions import Session, SessionApi
 from bridge.identity import ExternalIdentity
 from bridge.partners import Partner
 from bridge.partners.base import Credential, CredentialRejected, CredentialReplayed
 from bridge.used_tokens import UsedTokens
-from bridge.users import UserStore
+from bridge.users import FIREBASE_USER_CREATED, UserStore
 
 log = logging.getLogger("bridge.login")
 
@@ -26,6 +27,8 @@ class LoginResult:
     user: dict[str, Any]
     custom_token: str
     session: Session | None = None
+    # Who the partner said the user is (for answers in a platform's contract).
+    identity: ExternalIdentity | None = None
 
 
 class Logins:
@@ -36,12 +39,14 @@ class Logins:
         minter: CustomTokenMinter,
         sessions: SessionApi,
         attempts: LoginAttempts,
+        firebase: FirebaseAuth | None = None,
     ) -> None:
         self._users = users
         self._used_tokens = used_tokens
         self._minter = minter
         self._sessions = sessions
         self._attempts = attempts
+        self._firebase = firebase
 
     async def login(
         self,
@@ -79,21 +84,61 @@ class Logins:
             if retry_after is not None:
                 raise LockedOut(retry_after) from rejected
             raise
+        first_login_makes_user = partner.config.firebase_user == "on_first_login"
+        # Count the login only once every step that can still fail has passed.
+        deferred_count = with_session or first_login_makes_user
         try:
             # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
             user, custom_token = await asyncio.gather(
-                self._users.record_login(identity, uid, claims, count=not with_session),
+                self._users.record_login(
+                    identity,
+                    uid,
+                    claims,
+                    count=not deferred_count,
+                    firebase_user=partner.config.firebase_user,
+                ),
                 self._minter.mint(uid, claims, partner.config.tenant_id),
             )
+            if first_login_makes_user and user.get("firebase_user") != FIREBASE_USER_CREATED:
+                await self._create_firebase_user(partner, identity, uid)
             session = None
             if with_session:
                 session = await self._sessions.sign_in(custom_token, partner.config.tenant_id)
+            if deferred_count:
                 user = await self._users.count_login(uid) or user
         except BaseException:
             if spent is not None:
                 await self._give_back(partner, identity, spent)
             raise
-        return LoginResult(user, custom_token, session)
+        return LoginResult(user, custom_token, session, identity)
+
+    async def _create_firebase_user(self, partner: Partner, identity: ExternalIdentity, uid: str) -> None:
+        """firebase_user = "on_first_login": the Firebase Auth user exists when the login answers
+        (with email and display name). Any failure is AuthUnavailable (503), never skipped; the
+        next login tries again. An email another Firebase user has is left out (logged)."""
+        if self._firebase is None:
+            raise AuthUnavailable("firebase auth is not wired into logins")
+        fields = {
+            name: value
+            for name, value in (("email", identity.email), ("display_name", identity.display_name))
+            if value is not None
+        }
+        tenant = partner.config.tenant_id
+        try:
+            try:
+                await self._firebase.create_user(uid, fields, tenant)
+            except EmailInUse:
+                log.warning(
+                    "email belongs to another firebase user; created the user without it",
+                    extra={"partner": partner.id, "uid": uid},
+                )
+                fields.pop("email")
+                await self._firebase.create_user(uid, fields, tenant)
+        except AuthUnavailable:
+            raise
+        except Exception as error:  # e.g. a refused display name: still not a silent skip
+            raise AuthUnavailable(f"creating the firebase user failed: {type(error).__name__}") from None
+        await self._users.mark_firebase_user_created(uid)
 
     async def _spend(self, partner: Partner, identity: ExternalIdentity) -> datetime:
         jti, exp = identity.claims["jti"], identity.claims["exp"]

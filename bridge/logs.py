@@ -35,13 +35,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+# Fields the text format leaves out because the message already says them (the access line
+# reads `POST /v1/login 401`), or shows elsewhere (the request id, in brackets).
+_TEXT_SHOWN_ELSEWHERE = frozenset({"request_id", "request", "fields", "method", "path", "status"})
+
+
+def _text_value(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if not text or any(c.isspace() or c in '"=' for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
 class TextFormatter(logging.Formatter):
+    """One readable line: time, level, logger, message, then every structured field as key=value
+    (`login rejected partner=demo reason=expired`; the access line ends with `duration_ms=3.1`)."""
+
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s %(message)s%(request)s")
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s %(message)s%(fields)s%(request)s")
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
         record.request = f" [{request_id}]" if request_id else ""
+        record.fields = "".join(
+            f" {name}={_text_value(value)}"
+            for name, value in vars(record).items()
+            if name not in _STANDARD_ATTRIBUTES
+            and name not in _TEXT_SHOWN_ELSEWHERE
+            and not name.startswith("_")
+            and value is not None
+        )
         return super().format(record)
 
 

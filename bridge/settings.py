@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bridge.partners.config import PartnerConfig, load_partners_file
+from bridge.partners.config import Origin, PartnerConfig, load_partners_file
 
 
 class Settings(BaseSettings):
@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     session_cookie_domain: str | None = None
     session_cookie_samesite: Literal["Lax", "Strict", "None"] = "Lax"
     session_cookie_secure: bool = True
+    # Browser origins (exact, e.g. "https://app.example") allowed to call the session and /v1/me
+    # routes (CORS); partners' login routes use each partner's `allowed_origins`. JSON list.
+    cors_allowed_origins: list[Origin] = Field(default_factory=list)
 
     # Push (FCM HTTP v1). The URLs are for local sinks and tests; production uses Google's.
     fcm_url: str = "https://fcm.googleapis.com"

@@ -35,6 +35,25 @@ PUBLIC_FIELDS = (
 )
 
 
+# The record's `firebase_user`: "on_sign_in" — made by a login; Firebase creates the Auth user when
+# the app first signs in with the custom token (until then: "pending first sign-in", not drift);
+# "on_first_login" — bridge creates it during the login and has not managed yet; "created" — bridge
+# made it. Records without the field (accounts, older records) are expected in Firebase.
+FIREBASE_USER_ON_SIGN_IN = "on_sign_in"
+FIREBASE_USER_CREATED = "created"
+
+
+def pending_first_sign_in(user: Mapping[str, Any] | None) -> bool:
+    """A login-made record whose Firebase user appears when the app first signs in. Records from
+    before the `firebase_user` field count when only logins ever wrote them (no `custom_claims`:
+    /v1/accounts, reconcile and admins always write that field, and they make the Firebase user)."""
+    if user is None:
+        return False
+    if "firebase_user" in user:
+        return bool(user["firebase_user"] == FIREBASE_USER_ON_SIGN_IN)
+    return "custom_claims" not in user and int(user.get("login_count") or 0) >= 1
+
+
 class UserDisabled(Exception):
     """The user exists and is disabled: no login, no session."""
 
@@ -72,6 +91,7 @@ class UserStore(Store):
         now: datetime | None = None,
         *,
         count: bool = True,
+        firebase_user: str | None = None,
     ) -> Document:
         """Create the user on first login, refresh the profile on later ones; one round trip.
         With `count`, the login is counted (login_count, last_login_at) in the same write; without,
@@ -97,6 +117,8 @@ class UserStore(Store):
                 "external_id": identity.external_id,
                 "disabled": False,
                 "created_at": now,
+                # How the Firebase Auth user comes to be (see FIREBASE_USER_STATES).
+                **({"firebase_user": firebase_user} if firebase_user else {}),
             },
         }
         if count:
@@ -136,6 +158,7 @@ class UserStore(Store):
                     raise UserDisabled(uid)
             elif user.get("uid") == uid:
                 raise UidConflict(uid, str(user.get("partner")))
+
     async def count_login(self, uid: str, now: datetime | None = None) -> Document | None:
         """Count a completed login of a user recorded by `record_login(count=False)`."""
         user: Document | None = await self.collection.find_one_and_update(
@@ -175,6 +198,10 @@ class UserStore(Store):
             await self.refuse_conflicts(partner, external_id, uid)
             raise UidConflict(uid, "?")  # pragma: no cover - the owner was deleted meanwhile
         return user, created
+
+    async def mark_firebase_user_created(self, uid: str) -> None:
+        """bridge has made (or found) this user's Firebase Auth user."""
+        await self.collection.update_one({"uid": uid}, {"$set": {"firebase_user": FIREBASE_USER_CREATED}})
 
     async def delete(self, uid: str) -> bool:
         result = await self.collection.delete_one({"uid": uid})

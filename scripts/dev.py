@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -112,7 +113,33 @@ prints the message here):
   .venv/bin/python scripts/demo_push.py
 
 A backend API key with every scope is in local/demo-api-key.
+
+  admin page     http://127.0.0.1:{port}/admin   (sign in with the key in local/demo-api-key)
+  API reference  http://127.0.0.1:{port}/docs
+  CLI            .venv/bin/bridge api-keys list   ·   .venv/bin/bridge admin users list
+                 (it reads local/bridge.env, which holds this stack's addresses while it runs)
 """
+
+
+# What the `bridge` CLI needs to reach this stack; written while it runs, removed when it stops.
+ENV_FILE = LOCAL / "bridge.env"
+ENV_FILE_KEYS = (
+    "BRIDGE_MONGODB_URI",
+    "BRIDGE_MONGODB_DATABASE",
+    "BRIDGE_PARTNERS_FILE",
+    "BRIDGE_SERVICE_ACCOUNT_FILE",
+    "FIREBASE_AUTH_EMULATOR_HOST",
+    "BRIDGE_FIREBASE_WEB_API_KEY",
+    "BRIDGE_FCM_URL",
+    "BRIDGE_FCM_TOKEN_URL",
+)
+
+
+def write_env_file(path: Path, env: dict[str, str]) -> None:
+    lines = ["# Written by scripts/run for the running stack; the bridge CLI reads it. Removed on exit."]
+    lines += [f"{key}={shlex.quote(env[key])}" for key in ENV_FILE_KEYS if key in env]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
 
 
 def main() -> None:
@@ -160,6 +187,7 @@ def main() -> None:
             "BRIDGE_FCM_URL": f"http://127.0.0.1:{sink_port}",
             "BRIDGE_FCM_TOKEN_URL": f"http://127.0.0.1:{sink_port}/token",
         }
+        write_env_file(ENV_FILE, env)
         ensure_demo_api_key(env)
         bridge = subprocess.Popen(
             [sys.executable, "-m", "bridge", "serve", "--port", str(args.port)], env=env
@@ -170,6 +198,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("\nstopping", file=sys.stderr)
     finally:
+        ENV_FILE.unlink(missing_ok=True)
         if bridge is not None and bridge.poll() is None:
             bridge.send_signal(signal.SIGINT)
             try:

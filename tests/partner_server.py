@@ -104,7 +104,7 @@ class PartnerServer:
             await asyncio.sleep(self.login_delay)
         if self.login_status is not None:
             return web.json_response({"error": "boom"}, status=self.login_status)
-        account = self.accounts.get(body.get("identifier", ""))
+        account = self.accounts.get(body.get("identifier", body.get("email", "")))
         if account is None or account[0] != body.get("password"):
             return web.json_response(
                 {"error": {"status": 400, "message": "Invalid identifier or password"}}, status=400

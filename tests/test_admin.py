@@ -173,13 +173,14 @@ async def test_verify_shows_both_records_and_detects_drift(
     gone = await (await client.get(f"/admin/v1/users/{deleted_in_firebase}", headers=as_admin)).json()
     mail = await (await client.get(f"/admin/v1/users/users/{email_changed}", headers=as_admin)).json()
 
-    assert ok["verdict"] == {"consistent": True, "differences": []}
+    assert ok["verdict"] == {"consistent": True, "differences": [], "state": "consistent"}
     assert ok["firebase"]["uid"] == consistent and ok["firebase"]["email"] == "ok@acme.test"
     assert ok["firebase"]["custom_claims"] == {"tier": "gold"} and ok["firebase"]["created_at"]
     assert ok["mongodb"]["custom_claims"] == {"tier": "gold"}
     assert gone["verdict"] == {
         "consistent": False,
         "differences": [{"field": "presence", "detail": "missing in Firebase"}],
+        "state": "drift",
     }
     assert mail["verdict"]["differences"] == [
         {"field": "email", "mongodb": "new@acme.test", "firebase": "old@acme.test"}

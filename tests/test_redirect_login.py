@@ -111,9 +111,9 @@ async def test_failures_go_to_the_error_url_with_a_short_message(start, keys):
     assert (await redirect(client, partner="web", token=used)).status == 302
 
     cases = {
-        "token expired": await redirect(client, partner="web", token=expired),
-        "token has already been used": await redirect(client, partner="web", token=used),
-        "invalid token": await redirect(client, partner="web", token="garbage"),
+        "Token expired": await redirect(client, partner="web", token=expired),
+        "Token has already been used": await redirect(client, partner="web", token=used),
+        "Invalid token": await redirect(client, partner="web", token="garbage"),
         "missing token": await redirect(client, partner="web"),
     }
     for message, response in cases.items():
@@ -126,7 +126,7 @@ async def test_without_an_error_url_failures_are_a_plain_401_page(start, keys):
     response = await redirect(client, partner="web", token="garbage")
     assert response.status == 401
     assert response.content_type == "text/html"
-    assert "invalid token" in await response.text()
+    assert "Invalid token" in await response.text()
     unknown = await redirect(client, partner="nobody", token="garbage")
     assert unknown.status == 401 and "unknown partner" in await unknown.text()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from bridge.admin.audit import AuditLog
 from bridge.admin.service import AdminService, PartlyApplied, ReconcileReport, UserFilter, UserNotFound
+from bridge.admin.verdict import PENDING_FIRST_SIGN_IN
 from bridge.attempts import LoginAttempts
 from bridge.database import open_client
 from bridge.firebase.auth_admin import FirebaseAuth
@@ -55,6 +56,8 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def _verdict_text(verdict: dict[str, Any]) -> str:
+    if verdict.get("state") == PENDING_FIRST_SIGN_IN:
+        return PENDING_FIRST_SIGN_IN
     if verdict["consistent"]:
         return "consistent"
     return "; ".join(d.get("detail") or f"{d['field']} differs" for d in verdict["differences"])
@@ -145,6 +148,7 @@ async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
             ("missing in Firebase", report.missing_in_firebase),
             ("missing in MongoDB", report.missing_in_mongodb),
             ("differing", [d["uid"] for d in report.differing]),
+            ("pending first sign-in", report.pending_first_sign_in),
         ):
             print(f"{label + ':':<21}{len(uids):>6}  {' '.join(uids[:20])}")
         if args.fix:

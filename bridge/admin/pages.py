@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from bridge.admin.service import PartlyApplied, UserFilter, UserNotFound
+from bridge.admin.verdict import PENDING_FIRST_SIGN_IN
 from bridge.api.access import ADMIN_COOKIE, authenticate_admin
 from bridge.api.bodies import read_form
 from bridge.components import ADMIN_SERVICE, SETTINGS
@@ -24,7 +25,7 @@ STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}
-.ok{color:#176f2c}.bad{color:#b3261e;font-weight:600}code{font-size:12px}
+.ok{color:#176f2c}.pending{color:#5f6368}.bad{color:#b3261e;font-weight:600}code{font-size:12px}
 form.inline{display:inline}input,button{font:inherit;padding:.25rem .5rem}
 .cols{display:grid;grid-template-columns:1fr 1fr;gap:2rem}pre{background:#f6f6f6;padding:.75rem;overflow:auto}
 """
@@ -106,6 +107,8 @@ async def log_out(request: web.Request) -> web.StreamResponse:
 
 def _mark(row: dict[str, Any]) -> str:
     verdict = row["verdict"]
+    if verdict.get("state") == PENDING_FIRST_SIGN_IN:
+        return "<span class=pending>… pending first sign-in</span>"
     if verdict["consistent"]:
         return "<span class=ok>✓ consistent</span>"
     problems = ", ".join(d.get("detail") or f"{d['field']} differs" for d in verdict["differences"])
@@ -166,7 +169,9 @@ async def user_list(request: web.Request) -> web.Response:
     return _page("Users", body)
 
 
-def _record(title: str, record: dict[str, Any] | None) -> str:
+def _record(title: str, record: dict[str, Any] | None, pending: bool = False) -> str:
+    if record is None and pending:
+        return f"<div><h2>{title}</h2><p class=pending>not yet: {PENDING_FIRST_SIGN_IN}</p></div>"
     if record is None:
         return f"<div><h2>{title}</h2><p class=bad>missing</p></div>"
     rows = "".join(
@@ -186,8 +191,12 @@ async def user_detail(request: web.Request) -> web.Response:
     except (UserNotFound, ValueError):
         return _page("Unknown user", f"<p>Neither store knows <code>{html.escape(ref)}</code>.</p>", 404)
     verdict = state["verdict"]
+    pending = verdict.get("state") == PENDING_FIRST_SIGN_IN
     summary = (
-        "<p class=ok>✓ consistent in MongoDB and Firebase</p>"
+        "<p class=pending>… pending first sign-in: Firebase creates this user when the app first "
+        "signs in with its custom token</p>"
+        if pending
+        else "<p class=ok>✓ consistent in MongoDB and Firebase</p>"
         if verdict["consistent"]
         else "<ul>"
         + "".join(
@@ -210,7 +219,7 @@ async def user_detail(request: web.Request) -> web.Response:
         f"<p><a href=/admin>← all users</a></p><p><code>{html.escape(state['uid'])}</code> · "
         f"{state['devices']} device(s)</p>{summary}<p>{buttons}</p>"
         f"<div class=cols>{_record('MongoDB', state['mongodb'])}"
-        f"{_record('Firebase Auth', state['firebase'])}</div>"
+        f"{_record('Firebase Auth', state['firebase'], pending)}</div>"
     )
     return _page("User", body)
 

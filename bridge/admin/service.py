@@ -19,7 +19,7 @@ from bridge.identity import check_claims
 from bridge.partners import Partner
 from bridge.push.devices import DeviceStore
 from bridge.user_refs import parse_user_ref, resolve_user_refs
-from bridge.users import UserStore
+from bridge.users import UserStore, pending_first_sign_in
 
 log = logging.getLogger("bridge.admin")
 
@@ -94,6 +94,8 @@ class ReconcileReport:
     differing: list[dict[str, Any]] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
     not_fixable: list[dict[str, str]] = field(default_factory=list)
+    # Login-made users the app has not signed in with yet: neutral, not drift.
+    pending_first_sign_in: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +106,7 @@ class ReconcileReport:
             "differing": self.differing,
             "fixed": self.fixed,
             "not_fixable": self.not_fixable,
+            "pending_first_sign_in": self.pending_first_sign_in,
             "consistent": not (self.missing_in_firebase or self.missing_in_mongodb or self.differing),
         }
 
@@ -156,7 +159,8 @@ class AdminService:
         rows = []
         for user in users:
             mongodb, firebase = mongodb_view(user), firebase_view(records.get(user["uid"]))
-            rows.append({"mongodb": mongodb, "firebase": firebase, "verdict": verdict(mongodb, firebase)})
+            state = verdict(mongodb, firebase, pending=pending_first_sign_in(user))
+            rows.append({"mongodb": mongodb, "firebase": firebase, "verdict": state})
         return rows
 
     async def _find(self, ref_text: str) -> tuple[dict[str, Any] | None, str, str | None]:
@@ -183,7 +187,7 @@ class AdminService:
             "mongodb": mongodb,
             "firebase": firebase,
             "devices": devices,
-            "verdict": verdict(mongodb, firebase),
+            "verdict": verdict(mongodb, firebase, pending=pending_first_sign_in(target.user)),
         }
 
     async def verify(self, ref_text: str) -> dict[str, Any]:
@@ -323,6 +327,9 @@ class AdminService:
     ) -> None:
         uid, tenant = user["uid"], self._tenant(user["partner"])
         mongodb = mongodb_view(user)
+        if record is None and pending_first_sign_in(user):
+            report.pending_first_sign_in.append(uid)  # Firebase creates it when the app signs in
+            return
         if record is None:
             report.missing_in_firebase.append(uid)
             if fix:
@@ -332,6 +339,7 @@ class AdminService:
                 )
                 if user.get("custom_claims"):
                     await self._firebase.set_custom_claims(uid, user["custom_claims"], tenant)
+                await self._users.mark_firebase_user_created(uid)
                 await self._fixed(actor, "reconcile-create-firebase", uid, None, fields, report)
             return
         found = differences(mongodb, record)

@@ -62,6 +62,16 @@ def differences(mongodb: dict[str, Any] | None, firebase: dict[str, Any] | None)
     return found
 
 
-def verdict(mongodb: dict[str, Any] | None, firebase: dict[str, Any] | None) -> dict[str, Any]:
+def verdict(
+    mongodb: dict[str, Any] | None, firebase: dict[str, Any] | None, *, pending: bool = False
+) -> dict[str, Any]:
+    """`pending`: the MongoDB record was made by a login whose Firebase user appears when the app
+    first signs in (firebase_user = "on_sign_in"). Missing in Firebase is then the expected,
+    neutral state "pending first sign-in", not drift."""
+    if pending and mongodb is not None and firebase is None:
+        return {"consistent": True, "differences": [], "state": PENDING_FIRST_SIGN_IN}
     found = differences(mongodb, firebase)
-    return {"consistent": not found, "differences": found}
+    return {"consistent": not found, "differences": found, "state": "drift" if found else "consistent"}
+
+
+PENDING_FIRST_SIGN_IN = "pending first sign-in"

@@ -139,9 +139,12 @@ async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any
         "created": result["created"],
         "token_type": "Bearer",
         "custom_token": custom_token,
+        "jwt_token": custom_token,  # the same token fields as login (FlutterFlow-style apps)
         "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
     }
     if body.session:
         session = await answered(request.app[SESSION_API].sign_in(custom_token, tenant))
         answer["session"] = session.as_json()
+        answer["id_token"] = session.id_token
+        answer["refresh_token"] = session.refresh_token
     return answer

@@ -133,16 +133,17 @@ def _login_problem(error: Exception, partner_id: str) -> Problem | None:
     return session_problem(error)
 
 
-# Short messages a person may see on the partner's error page after a redirect login.
+# Short messages a person may see on the partner's error page after a redirect login (the words
+# DeveloperHub-style docs portals show: "Token has already been used", "Token expired", ...).
 def human_message(problem: Problem, error: Exception) -> str:
     if isinstance(error, CredentialRejected) and "ExpiredSignatureError" in str(error):
-        return "token expired"
+        return "Token expired"
     return {
-        "token-already-used": "token has already been used",
-        "invalid-credential": "invalid token",
-        "user-disabled": "account disabled",
-        "uid-conflict": "account conflict",
-        "too-many-attempts": "too many attempts; try again later",
-        "unknown-partner": "unknown partner",
-        "bad-request": "invalid request",
-    }.get(problem.slug, "sign-in is unavailable right now")
+        "token-already-used": "Token has already been used",
+        "invalid-credential": "Invalid token",
+        "user-disabled": "Account disabled",
+        "uid-conflict": "Account conflict",
+        "too-many-attempts": "Too many attempts; try again later",
+        "unknown-partner": "Unknown partner",
+        "bad-request": "Invalid request",
+    }.get(problem.slug, "Sign-in is unavailable right now")

@@ -409,10 +409,14 @@ def _response(answer: type[BaseModel] | str, schemas_: _Schemas) -> dict[str, An
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    return _build_document(CATALOG)
+
+
+def _build_document(catalog: dict[tuple[str, str], Operation]) -> dict[str, Any]:
     schemas_ = _Schemas()
     problem = schemas_.ref(schemas.ProblemDetails)
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), operation in CATALOG.items():
+    for (method, path), operation in catalog.items():
         responses: dict[str, Any] = {
             str(code): _response(answer, schemas_) for code, answer in operation.responses.items()
         }
@@ -459,13 +463,65 @@ def openapi_document() -> dict[str, Any]:
     }
 
 
+def _partner_route_operations(app: web.Application) -> dict[tuple[str, str], Operation]:
+    """The partners' own routes of this app ([partners.X.route]), in their contracts."""
+    from bridge.api.partner_routes import body_model_for, partner_route_paths
+
+    answers: dict[str, type[BaseModel]] = {
+        "bridge": S.LoginAnswer,
+        "flutterflow": S.FlutterFlowAnswer,
+        "strapi": S.StrapiAnswer,
+    }
+    operations: dict[tuple[str, str], Operation] = {}
+    for path, partner in partner_route_paths(app).items():
+        route = partner.config.route
+        assert route is not None
+        if route.contract == "redirect":
+            token_param = getattr(partner.config, "token_param", "token")
+            operations[("GET", path)] = Operation(
+                f"Partner {partner.id}: browser redirect login (token in `{token_param}`)",
+                "partner routes",
+                responses={302: "redirect", 401: "text/html"},
+            )
+            continue
+        operations[("POST", path)] = Operation(
+            f"Partner {partner.id}: log in, answered in the {route.contract} contract",
+            "partner routes",
+            body=body_model_for(partner),
+            responses={200: answers[route.contract]},
+            errors=(400, 401, 403, 413, 422, 429, 502, 503, 504),
+            description="Token partners may send `Authorization: Bearer <token>` with an empty body.",
+        )
+    return operations
+
+
+# Per app: the document with its partner routes, built on first use (set up by add_partner_routes).
+DOCUMENT_CACHE: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document_cache", dict)
+
+
+def document_for(app: web.Application) -> dict[str, Any]:
+    """bridge's document plus this app's partner routes."""
+    cache = app.get(DOCUMENT_CACHE)
+    if cache is None:
+        return openapi_document()
+    if "document" not in cache:
+        operations = _partner_route_operations(app)
+        cache["document"] = _build_document({**CATALOG, **operations}) if operations else openapi_document()
+        cache["docs"] = _render_docs(cache["document"]) if operations else _docs_page()
+    document: dict[str, Any] = cache["document"]
+    return document
+
+
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(document_for(request.app))
 
 
 @cache
 def _docs_page() -> str:
-    document = openapi_document()
+    return _render_docs(openapi_document())
+
+
+def _render_docs(document: dict[str, Any]) -> str:
     sections = []
     for path, methods in document["paths"].items():
         for method, entry in methods.items():
@@ -513,4 +569,8 @@ def _docs_page() -> str:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    return web.Response(text=_docs_page(), content_type="text/html")
+    cache = request.app.get(DOCUMENT_CACHE)
+    if cache is None:
+        return web.Response(text=_docs_page(), content_type="text/html")
+    document_for(request.app)
+    return web.Response(text=cache["docs"], content_type="text/html")

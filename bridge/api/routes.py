@@ -14,6 +14,7 @@ from bridge.api import (
     metrics,
     notifications,
     openapi,
+    partner_routes,
     redirect_login,
     sessions,
     tokens,
@@ -67,3 +68,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/admin/logout", pages.log_out)
     app.router.add_get(f"/admin/users/{PAGE_REF}", pages.user_detail)
     app.router.add_post("/admin/users/{ref:.+}/{action:[^/]+}", pages.act)  # unknown actions: 404
+    # partners' own routes ([partners.X.route]), in their platforms' contracts
+    partner_routes.add_partner_routes(app)

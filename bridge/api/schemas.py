@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class ProblemDetails(BaseModel):
@@ -53,6 +53,47 @@ class LoginAnswer(BaseModel):
     refresh_token: str | None = None
 
 
+class FlutterFlowUser(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the partner-mapped claims are fields of `user` too
+
+    id: int | str = Field(description="The partner's user id (a number when the partner's is one)")
+    name: str | None
+    email: str | None
+
+
+class FlutterFlowAnswer(BaseModel):
+    """FlutterFlow's JWT login contract"""
+
+    user: FlutterFlowUser
+    token_type: Literal["Bearer"]
+    expires_in: int
+    jwt_token: str = Field(description="The Firebase custom token")
+    refresh_token: str = Field(description="A Firebase refresh token")
+    token: str = Field(description="The same custom token (`$.token`)")
+
+
+class StrapiUser(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int | str
+    username: str
+    email: str | None
+    uid: str
+    blocked: bool
+    createdAt: str  # Strapi spells its fields in camelCase
+    updatedAt: str
+
+
+class StrapiAnswer(BaseModel):
+    """Strapi's /api/auth/local contract"""
+
+    jwt: str = Field(description="A Firebase ID token: the Bearer token for /v1/me and your backend")
+    user: StrapiUser
+    custom_token: str
+    refresh_token: str
+    expires_in: int
+
+
 class CustomTokenAnswer(BaseModel):
     user: User
     token_type: Literal["Bearer"]
@@ -62,7 +103,10 @@ class CustomTokenAnswer(BaseModel):
 
 class AccountAnswer(CustomTokenAnswer):
     created: bool
+    jwt_token: str = Field(description="The same custom token, as login answers it")
     session: Session | None = None
+    id_token: str | None = None
+    refresh_token: str | None = None
 
 
 class CookieAnswer(BaseModel):
@@ -147,6 +191,10 @@ class ApiKeyInfo(BaseModel):
 class Verdict(BaseModel):
     consistent: bool
     differences: list[dict[str, Any]]
+    state: Literal["consistent", "pending first sign-in", "drift"] = Field(
+        description="pending first sign-in: a login-made user the app has not signed in with yet "
+        "(Firebase creates it then); neutral, not drift"
+    )
 
 
 class AdminUserState(BaseModel):
@@ -180,6 +228,7 @@ class ReconcileAnswer(BaseModel):
     differing: list[dict[str, Any]]
     fixed: list[str]
     not_fixable: list[dict[str, str]]
+    pending_first_sign_in: list[str]
     consistent: bool
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from bridge.partners.jwt_token import JwtVerifier, KeySource, SingleKey
 from bridge.partners.keys import load_verification_key
 from bridge.partners.oidc import OidcDiscovery
 from bridge.partners.password import PasswordVerifier
+
+log = logging.getLogger("bridge.partners")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +97,25 @@ def build_verifier(
     return JwtVerifier(partner_id, config, _key_source(partner_id, config, outbound))
 
 
+def warn_about_relaxed_claims(configs: Mapping[str, PartnerConfig]) -> None:
+    """require_issuer / require_audience = false is allowed, but never silently (RFC 8725 3.8-3.10)."""
+    for partner_id, config in configs.items():
+        if not isinstance(config, JwtPartnerConfig):
+            continue
+        relaxed = [name for name in ("require_issuer", "require_audience") if not getattr(config, name)]
+        if relaxed:
+            log.warning(
+                "partner accepts tokens without iss/aud: any token signed with its key is accepted "
+                "for bridge, whatever service it was made for; keep that key for bridge alone",
+                extra={"partner": partner_id, "relaxed": ",".join(relaxed)},
+            )
+
+
 def build_partners(
     configs: Mapping[str, PartnerConfig], outbound: Outbound, attempts: LoginAttempts
 ) -> dict[str, Partner]:
     """Load every partner's keys once; raises ConfigError naming the partner and field."""
+    warn_about_relaxed_claims(configs)
     return {
         partner_id: Partner(partner_id, config, build_verifier(partner_id, config, outbound, attempts))
         for partner_id, config in configs.items()

@@ -6,8 +6,10 @@ A mistake fails start-up with a message naming the partner and the field, e.g.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -38,6 +40,75 @@ class ConfigError(Exception):
     """The configuration is wrong; the message says where and why."""
 
 
+# Paths bridge serves itself: a partner route may not be one of them, nor lie under the prefixes.
+RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/admin"})
+RESERVED_PREFIXES = ("/v1/", "/admin/")
+ROUTE_CONTRACTS = ("bridge", "flutterflow", "strapi", "redirect")
+# Which request fields a route's `fields` may rename, per kind of credential.
+ROUTE_FIELD_NAMES = frozenset({"username", "password", "token"})
+_ROUTE_PATH = re.compile(r"^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check_origin(value: str) -> str:
+    if value == "*":
+        raise ValueError("'*' is not allowed: list each origin (scheme://host[:port])")
+    if not _ORIGIN.fullmatch(value):
+        raise ValueError(f"{value!r} is not an origin: scheme://host[:port], no path")
+    if value.startswith("http://") and not _is_loopback(urlsplit(value).hostname):
+        raise ValueError(f"{value!r}: http origins are allowed only for loopback addresses")
+    return value.lower()
+
+
+Origin = Annotated[str, AfterValidator(_check_origin)]
+
+
+class RouteConfig(BaseModel):
+    """`[partners.X.route]`: the partner's own login route, answering in its platform's contract.
+
+    `bridge` answers like POST /v1/login, `flutterflow` like FlutterFlow's JWT login API, `strapi`
+    like Strapi's `/api/auth/local` (`{jwt, user}`), `redirect` is a GET browser redirect login
+    (DeveloperHub style). `fields` renames the request fields: `{ username = "email" }`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    contract: Literal["bridge", "flutterflow", "strapi", "redirect"] = "bridge"
+    fields: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _free_path(cls, value: str) -> str:
+        if not _ROUTE_PATH.fullmatch(value):
+            raise ValueError("must be an absolute path of A-Z a-z 0-9 . _ ~ - segments, e.g. /login")
+        if any(segment in (".", "..") for segment in value.split("/")):
+            raise ValueError("must not contain . or .. segments")
+        if value in RESERVED_PATHS or value.startswith(RESERVED_PREFIXES):
+            raise ValueError(f"{value} is a path bridge itself uses; pick another (e.g. /login)")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - ROUTE_FIELD_NAMES)
+        if unknown:
+            raise ValueError(f"unknown field names {', '.join(unknown)}; use username, password, token")
+        for name in value.values():
+            if not _FIELD_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a usable JSON field name")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two fields cannot share one request name")
+        return value
+
+    def field_names(self, password: bool) -> dict[str, str]:
+        """bridge's field -> the request's field, defaults filled in per contract."""
+        username = {"flutterflow": "email", "strapi": "identifier"}.get(self.contract, "username")
+        defaults = {"username": username, "password": "password"} if password else {"token": "token"}
+        wanted = {"username", "password"} if password else {"token"}
+        return {name: self.fields.get(name, default) for name, default in defaults.items() if name in wanted}
+
+
 class PartnerBase(BaseModel):
     """What every kind of partner shares: how its users become Firebase users."""
 
@@ -63,6 +134,13 @@ class PartnerBase(BaseModel):
     # Emails (as user ids and in records) have their domain case-folded; with this on (the
     # default) their local part too, so `Ann@Example.com` and `ann@example.com` are one user.
     casefold_email_local_part: bool = True
+    # The partner's own route, answering in its platform's contract (see RouteConfig).
+    route: RouteConfig | None = None
+    # Browser origins allowed to call this partner's login routes (CORS), e.g. "https://app.example".
+    allowed_origins: list[Origin] = Field(default_factory=list)
+    # When the Firebase Auth user is made: when the app first signs in with the custom token
+    # (Firebase creates it), or by bridge during the first login (with email and display name).
+    firebase_user: Literal["on_sign_in", "on_first_login"] = "on_sign_in"
 
     @field_validator("uid_format")
     @classmethod
@@ -107,9 +185,14 @@ HttpsUrl = Annotated[str, AfterValidator(require_https_url)]
 class JwtRules(PartnerBase):
     """Claim rules shared by every partner whose users present a JWT."""
 
-    issuer: Annotated[str, Field(min_length=1)]
-    audience: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
+    # Required unless require_issuer / require_audience is false (secret and PEM partners only).
+    issuer: Annotated[str, Field(min_length=1)] | None = None
+    audience: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)] | None = None
     algorithms: Annotated[list[str], Field(min_length=1)]
+    # false: tokens without `iss` / `aud` are accepted (when present they must still match). Only
+    # for partners whose key is a secret or PEM key held by that partner alone (RFC 8725 3.8-3.10).
+    require_issuer: bool = True
+    require_audience: bool = True
 
     # Where the user id is: `sub`, `email` or any claim; dotted paths reach nested claims.
     user_id_claim: str = "sub"
@@ -137,6 +220,12 @@ class JwtRules(PartnerBase):
     error_redirect_url: HttpsUrl | None = None
     # Also put an ID token and refresh token in the redirect's fragment.
     redirect_with_session: bool = False
+    # Redirect login, DeveloperHub style: the query parameter with the token (`jwt`), the query
+    # parameter the error URL gets the message in (`dh_jwt_error`), and whether a verified token's
+    # own `error_redirect_url` claim (when it passes the redirect allow-list) is where failures go.
+    token_param: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "token"
+    error_param: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "error"
+    error_redirect_from_token: bool = False
     # Tokens of this partner carrying these claims (value, or one of a list) are admin credentials
     # for bridge's admin API and page. Empty: this partner grants no admin access.
     admin_claims: dict[str, ScalarClaim | list[ScalarClaim]] = Field(default_factory=dict)
@@ -154,7 +243,21 @@ class JwtRules(PartnerBase):
         return value
 
     def audiences(self) -> list[str]:
+        if self.audience is None:
+            return []
         return [self.audience] if isinstance(self.audience, str) else list(self.audience)
+
+    @model_validator(mode="after")
+    def _issuer_and_audience_present(self) -> JwtRules:
+        if self.require_issuer and self.issuer is None:
+            raise ValueError(
+                "field 'issuer': Field required (require_issuer = false: secret or PEM keys only)"
+            )
+        if self.require_audience and self.audience is None:
+            raise ValueError(
+                "field 'audience': Field required (require_audience = false: secret or PEM keys only)"
+            )
+        return self
 
 
 class KeySetRules(BaseModel):
@@ -197,6 +300,15 @@ class JwtPartnerConfig(JwtRules, KeySetRules):
             raise ValueError("one key is RSA or EC, not both: split RS*/PS* and ES* algorithms")
         return self
 
+    @model_validator(mode="after")
+    def _optional_iss_aud_only_for_own_keys(self) -> JwtPartnerConfig:
+        if self.jwks_url is not None and not (self.require_issuer and self.require_audience):
+            raise ValueError(
+                "require_issuer / require_audience = false is allowed only for a secret or PEM key "
+                "held by this partner alone, never with jwks_url"
+            )
+        return self
+
 
 class OidcPartnerConfig(JwtRules, KeySetRules):
     """An OpenID Connect provider, configured by its issuer: its ID tokens are the credentials.
@@ -204,12 +316,15 @@ class OidcPartnerConfig(JwtRules, KeySetRules):
 
     kind: Literal["oidc"] = "oidc"
     issuer: HttpsUrl
+    audience: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
     algorithms: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["RS256"])
 
     @model_validator(mode="after")
     def _public_keys_only(self) -> OidcPartnerConfig:
         if set(self.algorithms) & HMAC_ALGORITHMS:
             raise ValueError("OIDC providers publish public keys: HS* algorithms are not allowed")
+        if not (self.require_issuer and self.require_audience):
+            raise ValueError("require_issuer / require_audience = false is never allowed for OIDC providers")
         return self
 
 
@@ -289,9 +404,38 @@ def parse_partners(data: dict[str, Any], source: str, base_dir: Path) -> dict[st
             parsed[partner_id] = _parse_partner(partner_id, table, base_dir)
         except ConfigError as error:
             problems.append(str(error))
+    problems.extend(_route_problems(parsed))
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     return parsed
+
+
+def _route_problems(parsed: dict[str, PartnerConfig]) -> list[str]:
+    """Partner routes: one partner per path, and a contract that fits the partner's kind."""
+    problems: list[str] = []
+    owners: dict[str, str] = {}
+    for partner_id, config in parsed.items():
+        route = config.route
+        if route is None:
+            continue
+        where = f"partner {partner_id!r}, field 'route'"
+        if route.path in owners:
+            problems.append(f"{where}: path {route.path} is already partner {owners[route.path]!r}'s route")
+        owners.setdefault(route.path, partner_id)
+        password = isinstance(config, PasswordPartnerConfig)
+        if route.contract == "redirect" and password:
+            problems.append(f"{where}: the redirect contract needs a jwt or oidc partner")
+        if route.contract == "redirect" and route.fields:
+            problems.append(f"{where}: the redirect contract takes token_param, not fields")
+        if getattr(config, "token_param", None) == "redirect":
+            problems.append(f"partner {partner_id!r}, field 'token_param': 'redirect' names the target")
+        if route.contract == "bridge" and "session" in route.fields.values():
+            problems.append(f"{where}: 'session' is the bridge contract's own field; pick another name")
+        unusable = sorted(set(route.fields) - set(route.field_names(password)))
+        if unusable:
+            kind = "password" if password else "token"
+            problems.append(f"{where}: {', '.join(unusable)} cannot be used by a {kind} partner")
+    return problems
 
 
 def _resolved_paths(config: PartnerBase, base_dir: Path) -> dict[str, Path]:
@@ -309,4 +453,33 @@ def load_partners_file(path: Path) -> dict[str, PartnerConfig]:
         raise ConfigError(f"partners file {path} does not exist (set BRIDGE_PARTNERS_FILE)") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"partners file {path} is not valid TOML: {error}") from None
-    return parse_partners(data, str(path), path.parent)
+    return parse_partners(expand_environment(data, str(path)), str(path), path.parent)
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_environment(data: Any, source: str, environ: Mapping[str, str] | None = None) -> Any:
+    """`${NAME}` and `${NAME:-default}` in the file's strings, from the environment: endpoints and
+    URLs can differ per deployment without editing the file (secrets stay in `secret_env`). An
+    unset variable without a default stops start-up, naming it."""
+    env = os.environ if environ is None else environ
+
+    def expand(value: Any) -> Any:
+        if isinstance(value, str):
+            return _ENV_REFERENCE.sub(substitute, value)
+        if isinstance(value, dict):
+            return {key: expand(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [expand(item) for item in value]
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: environment variable {name} is not set (used as ${{{name}}})")
+
+    return expand(data)

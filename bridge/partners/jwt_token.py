@@ -9,7 +9,13 @@ from typing import Any, Protocol
 import jwt
 
 from bridge.identity import ExternalIdentity, claim_value, normalised_email
-from bridge.partners.base import Credential, CredentialRejected, PartnerToken, WrongCredentialKind
+from bridge.partners.base import (
+    Credential,
+    CredentialRejected,
+    KeysUnavailable,
+    PartnerToken,
+    WrongCredentialKind,
+)
 from bridge.partners.config import JwtRules
 from bridge.partners.jwks import TrustedKey
 
@@ -55,7 +61,9 @@ class JwtVerifier:
         self._rules = rules
         self._keys = keys
         self._audiences = rules.audiences()
-        required = ["exp", "iss", "aud"]
+        required = ["exp"]
+        required += ["iss"] if rules.require_issuer else []
+        required += ["aud"] if rules.require_audience else []
         if rules.max_token_age_seconds is not None:
             required.append("iat")
         if rules.single_use:
@@ -80,16 +88,57 @@ class JwtVerifier:
                 token,
                 key.key,
                 algorithms=sorted(key.algorithms),
-                audience=self._audiences,
-                issuer=self._rules.issuer,
+                audience=self._audiences if self._rules.require_audience else None,
+                issuer=self._rules.issuer if self._rules.require_issuer else None,
                 leeway=self._rules.leeway_seconds,
+                options={
+                    "verify_aud": self._rules.require_audience,
+                    "verify_iss": self._rules.require_issuer,
+                },
             )
         except jwt.PyJWTError as error:
             raise CredentialRejected(f"{type(error).__name__}: {error}") from None
         except RecursionError:  # a signed payload nested past the JSON parser's depth
             raise CredentialRejected("payload is nested too deeply") from None
         _check_time_claims(claims)
+        self._check_optional_iss_aud(claims)
         self._check_claim_rules(claims)
+        return claims
+
+    def _check_optional_iss_aud(self, claims: dict[str, Any]) -> None:
+        """With require_issuer / require_audience = false a token may leave `iss` / `aud` out; one
+        that carries them must still match what is configured."""
+        rules = self._rules
+        if not rules.require_issuer and "iss" in claims and claims["iss"] != rules.issuer:
+            raise CredentialRejected("InvalidIssuerError: token has an unexpected iss")
+        if not rules.require_audience and "aud" in claims:
+            present = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+            if not set(map(str, present)) & set(self._audiences):
+                raise CredentialRejected("InvalidAudienceError: token has an unexpected aud")
+
+    async def signed_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token whose signature verifies with this partner's key, even if it is
+        expired or otherwise refused; None when the signature does not verify. Only for choosing
+        where a failed browser login goes (never to accept a login)."""
+        if len(token) > self._rules.max_token_bytes:
+            return None
+        try:
+            header = self._checked_header(token)
+            key = await self._keys.key_for(header.get("kid") if isinstance(header.get("kid"), str) else None)
+            claims: dict[str, Any] = jwt.PyJWT().decode(
+                token,
+                key.key,
+                algorithms=sorted(key.algorithms),
+                options={
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
+        except (jwt.PyJWTError, CredentialRejected, KeysUnavailable):
+            return None
         return claims
 
     def _checked_header(self, token: str) -> dict[str, Any]:
