@@ -32,7 +32,11 @@ async function main() {
   const app = await createApp(projectId);
   const server = app.listen(port, "127.0.0.1", () => {
     const line = JSON.stringify({ ready: true, port: server.address().port });
-    if (readyFile) fs.writeFileSync(readyFile, line + "\n");
+    if (readyFile) {
+      // Written whole, then renamed: the reader never sees a half-written file.
+      fs.writeFileSync(readyFile + ".tmp", line + "\n");
+      fs.renameSync(readyFile + ".tmp", readyFile);
+    }
     console.log(line);
   });
   const stop = () => server.close(() => process.exit(0));
