@@ -88,6 +88,7 @@ async def test_actual_answers_carry_cors_headers_only_for_allowed_origins(client
     assert allowed.status == 200 and allowed.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
     assert "X-REQUEST-ID" in allowed.headers["Access-Control-Expose-Headers"].upper()
     assert "Access-Control-Allow-Credentials" not in allowed.headers
+    assert allowed.headers["Vary"] == "Origin" and foreign.headers["Vary"] == "Origin"
     assert "Access-Control-Allow-Origin" not in foreign.headers
     refused = await client.post("/login", json={"token": "garbage"}, headers={"Origin": APP_ORIGIN})
     assert refused.status == 401  # the page can read the problem: the error carries CORS headers too
