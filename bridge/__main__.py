@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 DEFAULT_ENV_FILE = Path("local/bridge.env")
+_loaded_env_file: Path | None = None
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
@@ -238,6 +239,8 @@ def load_env_file() -> Path | None:
         if match is None or len(values) > 1:
             raise ConfigError(f"{path}, line {number}: expected NAME=value")
         os.environ.setdefault(match.group(1), values[0] if values else "")
+    global _loaded_env_file
+    _loaded_env_file = path
     return path
 
 
@@ -260,10 +263,12 @@ def cli_error_message(error: Exception) -> str:
         return f"configuration error: {problems}"
     if isinstance(error, PyMongoError):
         uri = _without_credentials(os.environ.get("BRIDGE_MONGODB_URI", "mongodb://127.0.0.1:27017"))
-        return (
-            f"MongoDB at {uri} did not answer ({type(error).__name__}); set BRIDGE_MONGODB_URI "
-            f"(scripts/run writes it to {DEFAULT_ENV_FILE} while it runs)"
+        hint = (
+            f"read from {_loaded_env_file} — is scripts/run still running?"
+            if _loaded_env_file is not None
+            else f"scripts/run writes it to {DEFAULT_ENV_FILE} while it runs"
         )
+        return f"MongoDB at {uri} did not answer ({type(error).__name__}); set BRIDGE_MONGODB_URI ({hint})"
     google = type(error).__module__.startswith(("google.", "firebase_admin", "requests", "urllib3"))
     if isinstance(error, AuthUnavailable) or google:
         emulator = os.environ.get("FIREBASE_AUTH_EMULATOR_HOST")

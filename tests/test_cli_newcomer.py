@@ -92,6 +92,13 @@ async def test_bridge_env_file_names_another_file_and_the_environment_wins(
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
+    stale = run_cli(
+        "api-keys",
+        "list",
+        env={"BRIDGE_ENV_FILE": str(other), "BRIDGE_MONGODB_TIMEOUT_MS": "300"},
+        cwd=tmp_path,
+    )
+    assert f"read from {other}" in assert_one_line(stale)  # a file left by a stopped stack is named
     missing = run_cli("api-keys", "list", env={"BRIDGE_ENV_FILE": str(tmp_path / "nope.env")}, cwd=tmp_path)
     assert "BRIDGE_ENV_FILE" in assert_one_line(missing)
 

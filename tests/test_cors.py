@@ -88,6 +88,7 @@ async def test_actual_answers_carry_cors_headers_only_for_allowed_origins(client
     assert allowed.status == 200 and allowed.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
     assert "X-REQUEST-ID" in allowed.headers["Access-Control-Expose-Headers"].upper()
     assert "Access-Control-Allow-Credentials" not in allowed.headers
+    assert allowed.headers["Vary"] == "Origin" and foreign.headers["Vary"] == "Origin"
     assert "Access-Control-Allow-Origin" not in foreign.headers
     refused = await client.post("/login", json={"token": "garbage"}, headers={"Origin": APP_ORIGIN})
     assert refused.status == 401  # the page can read the problem: the error carries CORS headers too
@@ -111,7 +112,7 @@ def test_wildcards_paths_and_plain_http_origins_are_refused(make_settings, origi
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 async def test_a_page_from_another_origin_logs_in_with_fetch(
-    aiohttp_server, aiohttp_client, make_settings, keys
+    aiohttp_server, aiohttp_client, make_settings, keys, db
 ):
     async def app_page(request: web.Request) -> web.Response:
         return web.Response(text="<!doctype html><title>app</title>", content_type="text/html")
@@ -137,9 +138,9 @@ async def test_a_page_from_another_origin_logs_in_with_fetch(
             });
             const answer = await login.json();
             return {status: login.status, uid: answer.user && answer.user.uid,
-                    requestId: login.headers.get("X-Request-Id") !== null};
+                    requestId: login.headers.get("X-Request-Id") !== null, origin: location.origin};
           } catch (error) {
-            return {error: String(error)};
+            return {error: String(error), origin: location.origin};
           }
         })()
     """
@@ -187,6 +188,14 @@ async def test_a_page_from_another_origin_logs_in_with_fetch(
     finally:
         await browser.close()
 
-    assert allowed["result"]["value"] == {"status": 200, "uid": "web:from-page", "requestId": True}
+    assert allowed["result"]["value"] == {
+        "status": 200,
+        "uid": "web:from-page",
+        "requestId": True,
+        "origin": page_origin,
+    }
+    # the foreign page really loaded (its own origin), and the browser refused to hand it the answer
+    assert refused["result"]["value"]["origin"] == foreign_page.rstrip("/")
     assert "Failed to fetch" in refused["result"]["value"]["error"]
+    assert await db.users.count_documents({"uid": "web:from-foreign"}) == 0  # the preflight stopped it
     assert with_cookie["result"]["value"] == {"cookie": 200, "me": 200, "uid": "web:cookie-page"}

@@ -56,6 +56,7 @@ def setup_cors(app: web.Application) -> None:
         if p.config.route is not None and p.config.route.contract != "redirect"
     }
     cors = aiohttp_cors.setup(app)
+    enabled: set[str] = set()
     for route in list(app.router.routes()):
         resource = route.resource
         if resource is None or route.method == "OPTIONS":
@@ -71,3 +72,20 @@ def setup_cors(app: web.Application) -> None:
             continue
         if options:
             cors.add(route, options)
+            enabled.add(path)
+    app[CORS_PATHS] = frozenset(enabled)
+    app.on_response_prepare.append(_vary_on_origin)
+
+
+CORS_PATHS: web.AppKey[frozenset[str]] = web.AppKey("cors_paths", frozenset)
+
+
+async def _vary_on_origin(request: web.Request, response: web.StreamResponse) -> None:
+    """Answers of CORS routes depend on the Origin header: shared caches must keep them apart."""
+    resource = request.match_info.route.resource
+    if resource is not None and resource.canonical in request.app[CORS_PATHS]:
+        vary = response.headers.get("Vary")
+        if vary is None:
+            response.headers["Vary"] = "Origin"
+        elif "origin" not in vary.lower():
+            response.headers["Vary"] = f"{vary}, Origin"

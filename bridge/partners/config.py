@@ -43,7 +43,6 @@ class ConfigError(Exception):
 # Paths bridge serves itself: a partner route may not be one of them, nor lie under the prefixes.
 RESERVED_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/admin"})
 RESERVED_PREFIXES = ("/v1/", "/admin/")
-ROUTE_CONTRACTS = ("bridge", "flutterflow", "strapi", "redirect")
 # Which request fields a route's `fields` may rename, per kind of credential.
 ROUTE_FIELD_NAMES = frozenset({"username", "password", "token"})
 _ROUTE_PATH = re.compile(r"^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
