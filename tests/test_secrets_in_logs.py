@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,9 +32,14 @@ class Capture(logging.Handler):
         self.records.append(record)
 
     def lines(self) -> list[str]:
-        """Each record as bridge writes it (JSON and text formats, extras and exception included)."""
-        formatters = (JsonFormatter(), TextFormatter())
-        return [f.format(record) for record in self.records for f in formatters]
+        """Each record with everything it holds (message, extras, exception), before the shipped
+        formatters mask credential shapes: what the code logs must be clean on its own."""
+        plain = logging.Formatter("%(name)s %(message)s")
+        return [
+            line
+            for record in self.records
+            for line in (JsonFormatter().unmasked(record), plain.format(record))
+        ]
 
 
 @pytest.fixture
@@ -346,3 +352,18 @@ async def test_no_credential_of_any_kind_reaches_a_log_line(
     assert {getattr(r, "fingerprint", None) for r in rejected} >= {fingerprint(creds.api_key)}
     assert all(isinstance(getattr(r, "reason", None), str) and " " not in r.reason for r in rejected)
     assert any(r.getMessage() == "malformed request refused" for r in capture.records)
+
+
+def test_the_shipped_formatters_mask_credential_shapes_as_a_second_line_of_defence(keys):
+    token, key = keys.token(sub="masked"), "brk_0123456789ab_" + secrets.token_urlsafe(32)
+    try:
+        raise ValueError(f"library text quoting {token}")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.INFO, __file__, 1, "saw %s", (key,), sys.exc_info(), extra={"reason": token}
+        )
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(record)
+        assert "[redacted]" in line and "saw [redacted]" in line
+        assert not pieces(token) & {line[i : i + PIECE] for i in range(len(line))}
+        assert not pieces(key) & {line[i : i + PIECE] for i in range(len(line))}
