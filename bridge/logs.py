@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Literal
@@ -19,8 +20,26 @@ def fingerprint(credential: str) -> str:
     return hashlib.sha256(credential.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
+# A second line of defence: whatever a log line holds (a message, an extra, an exception's text),
+# credential-shaped strings are masked before the line is written: JWTs (partner tokens, ID tokens,
+# session cookies, custom tokens) and bridge API keys. Code never logs credentials in the first
+# place (tests/test_secrets_in_logs.py); this catches what a future exception text might carry.
+_CREDENTIAL_SHAPES = re.compile(
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|brk_[0-9a-f]{12}_[A-Za-z0-9_-]{8,}"
+)
+REDACTED = "[redacted]"
+
+
+def redact(line: str) -> str:
+    return _CREDENTIAL_SHAPES.sub(REDACTED, line)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        return redact(self.unmasked(record))
+
+    def unmasked(self, record: logging.LogRecord) -> str:
+        """The line before credential shapes are masked (tests check that code logs none)."""
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -65,7 +84,7 @@ class TextFormatter(logging.Formatter):
             and not name.startswith("_")
             and value is not None
         )
-        return super().format(record)
+        return redact(super().format(record))
 
 
 def configure_logging(level: str = "INFO", fmt: Literal["json", "text"] = "json") -> None:

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import aiohttp
 import pytest
 from every_credential import credentials, serve_bridge
 
+from bridge.api.openapi import openapi_document
 from bridge.logs import JsonFormatter, TextFormatter
 
 PIECE = 12
@@ -30,9 +32,14 @@ class Capture(logging.Handler):
         self.records.append(record)
 
     def lines(self) -> list[str]:
-        """Each record as bridge writes it (JSON and text formats, extras and exception included)."""
-        formatters = (JsonFormatter(), TextFormatter())
-        return [f.format(record) for record in self.records for f in formatters]
+        """Each record with everything it holds (message, extras, exception), before the shipped
+        formatters mask credential shapes: what the code logs must be clean on its own."""
+        plain = logging.Formatter("%(name)s %(message)s")
+        return [
+            line
+            for record in self.records
+            for line in (JsonFormatter().unmasked(record), plain.format(record))
+        ]
 
 
 @pytest.fixture
@@ -61,6 +68,35 @@ def tampered(token: str) -> str:
     """The same token with another signature (invalid, same shape)."""
     head, _, _ = token.rpartition(".")
     return f"{head}.{secrets.token_urlsafe(43)}"
+
+
+PLACES = {
+    "api key": [("Authorization", "Bearer {}"), ("X-Api-Key", "{}")],
+    "admin jwt": [("Authorization", "Bearer {}"), ("Cookie", "bridge_admin={}")],
+    "id token": [("Authorization", "Bearer {}")],
+    "session cookie": [("Cookie", "__session={}")],
+}
+
+
+def protected_operations() -> list[tuple[str, str, list[str]]]:
+    """(method, path, credential kinds) of every operation the contract puts behind a credential
+    (logout aside: it ends the session)."""
+    kinds_by_scheme = {
+        "apiKey": "api key",
+        "apiKeyHeader": "api key",
+        "adminPartnerToken": "admin jwt",
+        "adminCookie": "admin jwt",
+        "idToken": "id token",
+        "sessionCookie": "session cookie",
+    }
+    found = []
+    for path, methods in openapi_document()["paths"].items():
+        for method, entry in methods.items():
+            schemes = [next(iter(requirement)) for requirement in entry.get("security", [])]
+            if schemes and path != "/v1/logout":
+                kinds = sorted({kinds_by_scheme[scheme] for scheme in schemes})
+                found.append((method.upper(), path, kinds))
+    return found
 
 
 def fingerprint(value: str) -> str:
@@ -269,6 +305,23 @@ async def test_no_credential_of_any_kind_reaches_a_log_line(
             answers.append((f"raw: {case}", status, answer))
             assert status == 400, (case, answer[:200])
             assert b"application/problem+json" in answer
+        # Every operation the contract protects, with each credential kind it takes: valid,
+        # invalid and malformed.
+        for method, path, kinds in protected_operations():
+            url = path.replace("{ref}", "acme:nobody").replace("{id}", "x").replace("{action}", "revoke")
+            for kind in kinds:
+                value = {
+                    "api key": creds.api_key,
+                    "admin jwt": creds.admin_jwt,
+                    "id token": creds.id_token,
+                    "session cookie": creds.session_cookie,
+                }[kind]
+                wrong = invalid["invalid api_key"] if kind == "api key" else tampered(value)
+                for variant in (value, wrong, malformed["malformed dotted"]):
+                    for where in PLACES[kind]:
+                        headers = {where[0]: where[1].format(variant)}
+                        body = {"json": {}} if method in ("POST", "PUT", "DELETE") else {}
+                        await send(f"{kind} {method} {path}", method, url, headers=headers, **body)
         # Last: logout with the ID token (it revokes the session).
         await send("logout", "POST", "/v1/logout", headers={"Authorization": f"Bearer {valid['id_token']}"})
     finally:
@@ -283,6 +336,7 @@ async def test_no_credential_of_any_kind_reaches_a_log_line(
             if any(line[i : i + PIECE] in value_pieces for i in range(len(line) - PIECE + 1)):
                 leaks.append((name, line[:300]))
                 break
+    print(f"{len(presented)} values presented in {len(answers)} requests; {len(lines)} log lines checked")
     assert leaks == []
     # Nothing is echoed back either, except where the API's answer *is* a credential (login, sessions).
     echoed = [
@@ -293,8 +347,23 @@ async def test_no_credential_of_any_kind_reaches_a_log_line(
     assert echoed == []
     # The capture saw the request log and the reasons: the API key sent as an ID token is named by
     # its reason and fingerprint only.
-    assert len(answers) > 150 and len(lines) > 2 * len(answers)
+    assert len(answers) > 350 and len(lines) > 2 * len(answers)
     rejected = [r for r in capture.records if r.getMessage() == "id token rejected"]
     assert {getattr(r, "fingerprint", None) for r in rejected} >= {fingerprint(creds.api_key)}
     assert all(isinstance(getattr(r, "reason", None), str) and " " not in r.reason for r in rejected)
     assert any(r.getMessage() == "malformed request refused" for r in capture.records)
+
+
+def test_the_shipped_formatters_mask_credential_shapes_as_a_second_line_of_defence(keys):
+    token, key = keys.token(sub="masked"), "brk_0123456789ab_" + secrets.token_urlsafe(32)
+    try:
+        raise ValueError(f"library text quoting {token}")
+    except ValueError:
+        record = logging.getLogger("x").makeRecord(
+            "x", logging.INFO, __file__, 1, "saw %s", (key,), sys.exc_info(), extra={"reason": token}
+        )
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(record)
+        assert "[redacted]" in line and "saw [redacted]" in line
+        assert not pieces(token) & {line[i : i + PIECE] for i in range(len(line))}
+        assert not pieces(key) & {line[i : i + PIECE] for i in range(len(line))}

@@ -54,7 +54,7 @@ class Operation:
     # "none", "user" (ID token or session cookie), "admin", or "key:<scope>" / "key:any"
     auth: str = "none"
     body: type[BaseModel] | None = None
-    # a browser form (application/x-www-form-urlencoded or multipart/form-data) instead of JSON
+    # a browser form (application/x-www-form-urlencoded) instead of JSON
     form: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     # status -> response model, or a media type for non-JSON answers ("text/html", "redirect", …)
