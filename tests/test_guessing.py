@@ -224,7 +224,7 @@ async def test_redirect_logins_count_towards_the_address_throttle(start_with_par
         allow_redirects=False,
     )
     assert locked.status == 302 and "custom_token" not in locked.headers["Location"]
-    assert "too+many+attempts" in locked.headers["Location"]
+    assert "error=Too+many+attempts" in locked.headers["Location"]
 
 
 async def test_bridge_unlock_lets_a_locked_out_user_and_address_back_in(
