@@ -85,11 +85,13 @@ async def test_fcm_and_its_token_endpoint_down_at_start_then_up_every_device_get
     assert fcm.requests == []
 
     await aiohttp_server(fcm.app(), port=port)  # FCM and its token endpoint come up
+    up_at = time.monotonic()
 
     for accepted in (first, second):
         report = await finished(client, headers, accepted["id"], seconds=60)
         assert report["counts"]["sent"] == 3 and report["counts"]["failed"] == 0
     assert Counter(fcm.sent_tokens()) == Counter(tokens * 2)  # each device once per notification
+    print(f"fcm down at start: 6 deliveries, all sent {time.monotonic() - up_at:.1f} s after FCM came up")
 
     async def recovered() -> Any:
         return (await (await client.get("/readyz")).json())["checks"]["push_worker"] == "ok"

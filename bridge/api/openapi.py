@@ -71,7 +71,12 @@ ADMIN_ERRORS = (400, 401, 403, 404, 502, 503)
 CATALOG: dict[tuple[str, str], Operation] = {
     ("GET", "/healthz"): Operation("Process is alive", "health", responses={200: S.Health}),
     ("GET", "/readyz"): Operation(
-        "Ready: MongoDB answers, not draining", "health", responses={200: S.Ready}, errors=(503,)
+        "Ready: MongoDB answers, not draining",
+        "health",
+        responses={200: S.Ready},
+        errors=(503,),
+        description="`checks.push_worker` shows the push worker: `ok`, or `{state: failing, since, "
+        "reason}`; a failing push worker does not fail readiness (logins work without it).",
     ),
     ("GET", "/metrics"): Operation(
         "Prometheus metrics", "health", responses={200: "text/plain"}, errors=(401,)
@@ -85,7 +90,10 @@ CATALOG: dict[tuple[str, str], Operation] = {
         responses={200: S.LoginAnswer},
         errors=(400, 401, 403, 409, 413, 422, 429, 501, 502, 503, 504),
         description="`token` for jwt/oidc partners (or `Authorization: Bearer`), `username` + `password` "
-        "for password partners. `session: true` also returns a Firebase session.",
+        "for password partners. `session: true` also returns a Firebase session. A rejected request "
+        "writes nothing. A 503 after the credential was accepted (MongoDB or Firebase down or past its "
+        "timeout) may leave the user record created or refreshed, but the login is not counted and a "
+        "single-use token is given back: retry with the same token.",
     ),
     ("GET", "/v1/login/redirect"): Operation(
         "Browser login: verify the partner token, then redirect with the custom token in the fragment",

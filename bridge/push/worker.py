@@ -102,7 +102,7 @@ class DeliveryWorker:
         sender: FcmSender,
         *,
         concurrency: int = 50,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         poll_seconds: float = 1.0,
         lease: timedelta = timedelta(minutes=2),
         give_up: timedelta = timedelta(days=1),
@@ -309,6 +309,13 @@ class DeliveryWorker:
         lease holds; after that the deliveries return to the outbox (sent again: at least once)."""
         if not chunk:
             return
+        # Dead tokens are removed before their result is written: once a report says done, they are gone.
+        for delivery, result in chunk:
+            if result.state == "pruned":
+                try:
+                    await self._devices.prune(delivery["token"], delivery["uid"])
+                except Exception as error:  # pruned again at the next failed send
+                    log.warning("could not prune a device", extra={"error": describe(error)})
         backoff = Backoff(first=0.2, cap=5.0)
         while True:
             try:
@@ -326,12 +333,6 @@ class DeliveryWorker:
         if written < len(chunk):
             PUSH_LEASE_LOST.inc(len(chunk) - written)
             log.warning("push results fenced off: lease lost", extra={"deliveries": len(chunk) - written})
-        for delivery, result in chunk:
-            if result.state == "pruned":
-                try:
-                    await self._devices.prune(delivery["token"], delivery["uid"])
-                except Exception as error:  # pruned again at the next failed send
-                    log.warning("could not prune a device", extra={"error": describe(error)})
 
     async def _send(self, lease: _Lease, delivery: Document, *, abort: bool) -> DeliveryResult | None:
         """The result of sending one delivery, or None when it was not sent (stopping, lease
