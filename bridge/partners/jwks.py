@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import time
@@ -36,6 +37,11 @@ MIN_CACHE_SECONDS = 60
 MAX_CACHE_SECONDS = 86400
 _EC_ALGORITHM_FOR_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def kid_fingerprint(kid: str) -> str:
+    """The first 8 hex of the kid's SHA-256: what a log line may name of a presented kid."""
+    return hashlib.sha256(kid.encode("utf-8", "surrogatepass")).hexdigest()[:8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +126,10 @@ class JwksKeySet:
             return key
         if self._keys is None:
             raise KeysUnavailable(f"partner {self._partner_id!r}: no key set could be fetched yet")
-        raise CredentialRejected(f"no trusted key matches kid {kid!r}" if kid else "token has no kid")
+        # The kid is the presenter's text: only a fingerprint of it is logged (sha256, 8 hex).
+        raise CredentialRejected(
+            f"no trusted key matches kid sha256:{kid_fingerprint(kid)}" if kid else "token has no kid"
+        )
 
     def _lookup(self, kid: str | None) -> TrustedKey | None:
         keys = self._keys or []

@@ -32,6 +32,20 @@ KNOWN_ALGORITHMS = frozenset(
 ) | {"ES256K", "EdDSA", "none"}
 
 
+# PyJWT errors whose text quotes the token (its header is the presenter's own text, read before
+# any signature check): `Unsupported critical extension: <anything>`, `Critical extension '<x>'
+# is missing`. Their reason names the rule, never the value.
+_QUOTING_ERRORS = ("critical extension",)
+
+
+def library_reason(error: jwt.PyJWTError) -> str:
+    """A log-safe reason for a PyJWT error: its type, and its text unless that quotes the token."""
+    text = str(error)
+    if any(marker in text.lower() for marker in _QUOTING_ERRORS):
+        text = "crit header names an extension that is not understood"
+    return f"{type(error).__name__}: {text}"
+
+
 class KeySource(Protocol):
     async def key_for(self, kid: str | None) -> TrustedKey:
         """The trusted key for a token's `kid` (only a lookup key), or CredentialRejected."""
@@ -97,7 +111,7 @@ class JwtVerifier:
                 },
             )
         except jwt.PyJWTError as error:
-            raise CredentialRejected(f"{type(error).__name__}: {error}") from None
+            raise CredentialRejected(library_reason(error)) from None
         except RecursionError:  # a signed payload nested past the JSON parser's depth
             raise CredentialRejected("payload is nested too deeply") from None
         _check_time_claims(claims)
@@ -145,7 +159,7 @@ class JwtVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
-            raise CredentialRejected(f"{type(error).__name__}: {error}") from None
+            raise CredentialRejected(library_reason(error)) from None
         except RecursionError:  # `[[[[…` in the header: json.loads gives up before anything else
             raise CredentialRejected("header is nested too deeply") from None
         if header.get("alg") not in self._rules.algorithms:
