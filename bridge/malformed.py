@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web, web_protocol
+from aiohttp.web_protocol import RequestPayloadError
 
 log = logging.getLogger("bridge.access")
 
@@ -20,12 +21,18 @@ _installed = False
 
 class _NoRawBytes(logging.Filter):
     """Strips exception details (they quote raw request bytes) from every `aiohttp.server` record;
-    the record keeps its message and gains the exception's type name."""
+    the record keeps its message and gains the exception's type name. A body the client broke
+    (`Content-Encoding: gzip` over bytes that are not gzip) was already answered 400; aiohttp's
+    lingering read of its rest fails again and logs "Unhandled exception": that is the client's
+    error, logged at INFO, not an ERROR anyone should be paged for."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info:
             error = record.exc_info[1]
             record.error = type(error).__name__ if error is not None else None
+            if isinstance(error, RequestPayloadError) and record.levelno > logging.INFO:
+                record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+                record.msg, record.args = "request body could not be decoded; connection closed", ()
         record.exc_info = None
         record.exc_text = None
         record.stack_info = None
