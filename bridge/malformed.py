@@ -6,6 +6,7 @@ the parser's error type only, and no `aiohttp.server` record carries an exceptio
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from http import HTTPStatus
@@ -70,11 +71,43 @@ def _handle_error(
     return response
 
 
+# A new connection sends its first request's headers within this many seconds, or is closed.
+# aiohttp has no such limit (its keep-alive timer starts only after a first answer), so a client
+# could open connections and send nothing, or a few header bytes, and hold them for ever.
+FIRST_REQUEST_SECONDS = 20.0
+_connection_made = web_protocol.RequestHandler.connection_made
+_connection_lost = web_protocol.RequestHandler.connection_lost
+_deadlines: dict[web_protocol.RequestHandler, asyncio.TimerHandle] = {}
+
+
+def _connection_made_with_deadline(self: web_protocol.RequestHandler, transport: Any) -> None:
+    _connection_made(self, transport)
+    _deadlines[self] = self._loop.call_later(FIRST_REQUEST_SECONDS, _close_if_no_request, self)
+
+
+def _connection_lost_with_deadline(self: web_protocol.RequestHandler, exc: BaseException | None) -> None:
+    deadline = _deadlines.pop(self, None)
+    if deadline is not None:
+        deadline.cancel()
+    _connection_lost(self, exc)
+
+
+def _close_if_no_request(handler: web_protocol.RequestHandler) -> None:
+    _deadlines.pop(handler, None)
+    # aiohttp counts a request once its headers are parsed (RequestHandler._request_count).
+    if handler.transport is not None and handler._request_count == 0:
+        log.info("connection closed: no request in time", extra={"seconds": FIRST_REQUEST_SECONDS})
+        handler.force_close()
+
+
 def take_over_malformed_requests() -> None:
-    """Install the answer and the log filter (once per process; idempotent)."""
+    """Install the answer, the log filter and the first-request deadline (once per process;
+    idempotent)."""
     global _installed
     if _installed:
         return
     web_protocol.RequestHandler.handle_error = _handle_error  # type: ignore[method-assign]
+    web_protocol.RequestHandler.connection_made = _connection_made_with_deadline  # type: ignore[method-assign]
+    web_protocol.RequestHandler.connection_lost = _connection_lost_with_deadline  # type: ignore[method-assign]
     logging.getLogger("aiohttp.server").addFilter(_NoRawBytes())
     _installed = True

@@ -11,6 +11,7 @@ counts them; integers beyond 64 bits are doubles.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -25,6 +26,9 @@ from bridge.problems import Problem, bad_request
 Body = TypeVar("Body", bound=BaseModel)
 
 MAX_JSON_DEPTH = 32
+# A body (at most BRIDGE_MAX_BODY_BYTES) arrives whole within this many seconds, or 408: a client
+# that sends a few bytes and stalls (slowloris) holds a connection and a handler for no longer.
+BODY_READ_SECONDS = 30.0
 MAX_NUMBER_CHARS = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _JSON_MEDIA_TYPE = re.compile(r"application/json|[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+\+json")
@@ -136,10 +140,22 @@ async def read_json(request: web.Request) -> Any:
     """The request's JSON body (None when empty), after the media-type and I-JSON checks."""
     _check_json_media_type(request)
     try:
-        raw = await request.read()
+        async with asyncio.timeout(BODY_READ_SECONDS):
+            raw = await request.read()
     except RequestPayloadError:  # e.g. `Content-Encoding: gzip` over bytes that are not gzip
         raise bad_request("The body cannot be decoded (Content-Encoding).") from None
+    except TimeoutError:
+        raise body_too_slow() from None
     return parse_json(raw) if raw else None
+
+
+def body_too_slow() -> Problem:
+    return Problem(
+        408,
+        "request-timeout",
+        "Request timeout",
+        f"The body did not arrive within {BODY_READ_SECONDS:g} seconds.",
+    )
 
 
 async def read_body(request: web.Request, model: type[Body]) -> Body:
@@ -164,7 +180,10 @@ async def read_form(request: web.Request) -> dict[str, str]:
     if request.content_type.lower() != FORM_MEDIA_TYPE:
         raise unsupported_media_type(f"a form ({FORM_MEDIA_TYPE})")
     try:
-        form = await request.post()
+        async with asyncio.timeout(BODY_READ_SECONDS):
+            form = await request.post()
+    except TimeoutError:
+        raise body_too_slow() from None
     except web.HTTPException:
         raise
     except Exception:  # aiohttp raises assorted errors (ValueError, UnicodeDecodeError) on a bad form
