@@ -153,3 +153,21 @@ def test_allow_list_matching_rules():
     assert redirect_allowed("https://other.test/anything", allowed)
     assert not redirect_allowed("https://app.test/auth", ["https://app.test/auth/x"])
     assert not redirect_allowed("https://APP.test.evil/auth/", allowed)
+
+
+async def test_a_head_request_on_the_shared_route_never_spends_the_token(start, keys, db):
+    """Found from outside: HEAD /v1/login/redirect ran the whole login (a link scanner's HEAD spent
+    the single-use token and got the custom token in its Location); the user's GET then failed
+    with "already used". The partner routes already refused HEAD."""
+    client = await start()
+    token = keys.token(sub="hu", jti=secrets.token_hex(6))
+
+    head = await client.head(
+        "/v1/login/redirect", params={"partner": "web", "token": token}, allow_redirects=False
+    )
+
+    assert head.status == 405 and "Location" not in head.headers
+    assert await db.used_tokens.count_documents({}) == 0
+    assert await db.users.count_documents({"uid": "web:hu"}) == 0
+    answer = await redirect(client, partner="web", token=token)
+    assert fragment(answer.headers["Location"])["uid"] == "web:hu"

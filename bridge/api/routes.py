@@ -35,7 +35,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/docs", openapi.docs_page)
     # apps
     app.router.add_post("/v1/login", login.login)
-    app.router.add_get("/v1/login/redirect", redirect_login.redirect_login)
+    # No HEAD: a link scanner's HEAD must not run the login (and spend a single-use token).
+    app.router.add_get("/v1/login/redirect", redirect_login.redirect_login, allow_head=False)
     app.router.add_post("/v1/sessions", sessions.exchange)
     app.router.add_post("/v1/sessions/refresh", sessions.refresh)
     app.router.add_post("/v1/sessions/cookie", sessions.create_cookie)
