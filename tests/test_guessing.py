@@ -250,3 +250,31 @@ async def test_bridge_unlock_lets_a_locked_out_user_and_address_back_in(
     unlock_address = ["unlock", "--partner", "acme", "--address", "203.0.113.50"]
     assert await asyncio.to_thread(main, unlock_address) == 0
     assert (await token_login(client, "acme", keys.token(), **attacker)).status == 200
+
+
+async def test_a_second_forwarded_for_header_line_counts_as_appended(aiohttp_client, make_settings, keys):
+    """Found from outside: with a trusted proxy that adds its own `X-Forwarded-For` line (HAProxy's
+    `option forwardfor`) instead of appending to the client's, bridge read only the first line,
+    which the client wrote: rotating it escaped the per-address throttle. Repeated header lines
+    are one comma-separated list (RFC 9110 §5.3), so the proxy's entry is the right-most."""
+    from multidict import CIMultiDict
+
+    client = await aiohttp_client(create_app(make_settings(trusted_proxies=frozenset({"127.0.0.1"}))))
+
+    def through_proxy(spoofed: str) -> CIMultiDict[str]:
+        return CIMultiDict([("X-Forwarded-For", spoofed), ("X-Forwarded-For", "203.0.113.77")])
+
+    statuses = []
+    for n in range(31):
+        answer = await client.post(
+            "/v1/login", json={"partner": "acme", "token": forged(n=n)}, headers=through_proxy(f"10.9.0.{n}")
+        )
+        statuses.append(answer.status)
+
+    assert statuses == [401] * 30 + [429]
+    other = await client.post(
+        "/v1/login",
+        json={"partner": "acme", "token": keys.token(sub="friend")},
+        headers={"X-Forwarded-For": "198.51.100.77"},
+    )
+    assert other.status == 200

@@ -206,7 +206,10 @@ def client_address(request: web.Request, trusted_proxies: frozenset[str]) -> str
     remote = request.remote or "unknown"
     if remote not in trusted_proxies:
         return remote
-    forwarded = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    # Repeated header lines are one list, in order (RFC 9110 §5.3): a proxy may add its own line
+    # (HAProxy's `option forwardfor`) after the one the client wrote.
+    lines = request.headers.getall("X-Forwarded-For", [])
+    forwarded = [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
     for hop in reversed(forwarded):
         if hop not in trusted_proxies:
             return hop
