@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from test_claim_rules import rules_partner
+from test_firebase_user import partner as firebase_user_partner
+from test_partner_routes import token_partner
 
 from bridge.api_keys import ApiKeys
 from bridge.app import FIREBASE_QUEUE, FIREBASE_THREADS, create_app
@@ -117,6 +119,62 @@ async def test_stalled_auth_emulator_every_firebase_route_answers_in_time_and_lo
         assert time.monotonic() < deadline, "Firebase calls did not recover"
         await asyncio.sleep(0.2)
     assert status == 201
+
+
+async def test_stalled_auth_emulator_every_other_firebase_route_and_admin_page_answers_503_in_time(
+    aiohttp_client, make_settings, keys, db, own_emulator
+):
+    settings = make_settings(
+        extra_partners={
+            "first": firebase_user_partner("on_first_login"),
+            "ff": token_partner(path="/ff/login", contract="flutterflow"),
+            "st": token_partner(path="/st/login", contract="strapi"),
+        },
+        firebase_timeout_seconds=TIMEOUT,
+    )
+    client = await aiohttp_client(create_app(settings))
+    _, admin_key = await ApiKeys(db).create("ops", {"admin", "tokens:mint"})
+    bearer = {"Authorization": f"Bearer {admin_key}"}
+    signed_in = await (
+        await client.post(
+            "/v1/login", json={"partner": "acme", "token": keys.token(sub="stall"), "session": True}
+        )
+    ).json()
+    minted = await (await client.post("/v1/custom-tokens", headers=bearer, json={"uid": "acme:stall"})).json()
+    assert own_emulator.process is not None
+    own_emulator.process.send_signal(signal.SIGSTOP)
+    as_user = {"Authorization": f"Bearer {signed_in['id_token']}"}
+    user = "/admin/v1/users/acme:stall"
+
+    calls = {
+        "sessions": client.post("/v1/sessions", json={"custom_token": minted["custom_token"]}),
+        "refresh": client.post("/v1/sessions/refresh", json={"refresh_token": signed_in["refresh_token"]}),
+        "logout": client.post("/v1/logout", headers=as_user),
+        "admin disable": client.post(f"{user}/disable", headers=bearer),
+        "admin revoke": client.post(f"{user}/revoke", headers=bearer),
+        "admin claims": client.put(f"{user}/claims", headers=bearer, json={"claims": {"a": 1}}),
+        "admin delete": client.delete("/admin/v1/users/acme:other", headers=bearer),
+        "admin reconcile": client.get("/admin/v1/reconcile", headers=bearer),
+        "admin page": client.get("/admin/users/acme:stall", headers=bearer),
+        "admin page action": client.post("/admin/users/acme:stall/disable", headers=bearer),
+        "on_first_login partner": client.post(
+            "/v1/login", json={"partner": "first", "token": keys.token(sub="f1")}
+        ),
+        "flutterflow route": client.post("/ff/login", json={"token": keys.token(sub="ff1")}),
+        "strapi route": client.post("/st/login", json={"token": keys.token(sub="st1")}),
+    }
+    logins = [
+        client.post("/v1/login", json={"partner": "acme", "token": keys.token(sub=f"on-{n}")})
+        for n in range(10)
+    ]
+    results = await asyncio.gather(*(timed(c) for c in calls.values()), *(timed(c) for c in logins))
+    answers = dict(zip(calls, results[: len(calls)], strict=True))
+    print("stalled firebase, per route (status, seconds):", {r: a[:2] for r, a in answers.items()})
+    for route, (status, seconds, headers) in answers.items():
+        assert (route, status) == (route, 503)
+        assert headers.get("Retry-After"), route
+        assert seconds <= TIMEOUT + 5, (route, seconds)
+    assert [status for status, _, _ in results[len(calls) :]] == [200] * 10
 
 
 async def test_a_session_login_failing_at_firebase_keeps_the_record_counts_nothing_gives_the_token_back(

@@ -125,9 +125,36 @@ async def test_fcm_unreachable_after_retries_goes_back_to_the_outbox_not_failed(
     delivery = await eventually(retried, what="a delivery put back for later")
     assert delivery["state"] in ("pending", "sending") and delivery["error"] == "UNREACHABLE"
 
+    async def worker_state() -> Any:
+        ready = await client.get("/readyz")
+        assert ready.status == 200  # logins still work: readiness holds
+        return (await ready.json())["checks"]["push_worker"]
+
+    async def failing() -> Any:
+        state = await worker_state()
+        return state if isinstance(state, dict) else None
+
+    state = await eventually(failing, what="push_worker failing while FCM is unreachable")
+    assert state["reason"] == "no FCM send succeeded: UNREACHABLE"
+
+    async def retried_again() -> Any:
+        found = await db.deliveries.find_one({"notification_id": accepted["id"]})
+        return found if found.get("retries", 0) >= 3 else None
+
+    await eventually(retried_again, what="later turns, FCM still unreachable")
+    assert await worker_state() == state  # still failing, since the same moment: no idle turn hides it
+    text = await (await client.get("/metrics")).text()
+    assert metric(text, "bridge_push_worker_failing") == 1
+    assert metric(text, "bridge_outbox_depth") == 1
+
     await aiohttp_server(fcm.app(), port=port)
     report = await finished(client, headers, accepted["id"], seconds=60)
     assert report["counts"]["sent"] == 1 and fcm.sent_tokens() == [token("wait")]
+    await eventually(lambda: _is_ok(worker_state), what="push_worker ok once FCM answers")
+
+
+async def _is_ok(worker_state: Any) -> bool:
+    return bool(await worker_state() == "ok")
 
 
 async def test_the_supervisor_restarts_a_delivery_loop_that_exits(

@@ -8,6 +8,7 @@ whose Origin is not this site is refused.
 from __future__ import annotations
 
 import html
+import logging
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,8 +19,11 @@ from bridge.admin.verdict import PENDING_FIRST_SIGN_IN
 from bridge.api.access import ADMIN_COOKIE, authenticate_admin
 from bridge.api.bodies import read_form
 from bridge.components import ADMIN_SERVICE, SETTINGS
+from bridge.firebase.auth_admin import AuthUnavailable
 from bridge.problems import Problem, bad_request
 from bridge.request_log import current_request_id
+
+log = logging.getLogger("bridge.admin")
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
@@ -46,6 +50,18 @@ def _page(title: str, body: str, status: int = 200) -> web.Response:
             "X-Frame-Options": "DENY",
         },
     )
+
+
+def _firebase_unavailable(error: AuthUnavailable) -> web.Response:
+    """What the JSON routes answer as 503 firebase-unavailable, as a page (never a 500)."""
+    log.warning("firebase unavailable", extra={"error": str(error)})
+    page = _page(
+        "Firebase unavailable",
+        "<p class=bad>Firebase Authentication is not reachable; try again shortly.</p>",
+        503,
+    )
+    page.headers["Retry-After"] = "5"
+    return page
 
 
 def _sign_in_form(message: str, status: int) -> web.Response:
@@ -190,6 +206,8 @@ async def user_detail(request: web.Request) -> web.Response:
         state = await request.app[ADMIN_SERVICE].verify(ref)
     except (UserNotFound, ValueError):
         return _page("Unknown user", f"<p>Neither store knows <code>{html.escape(ref)}</code>.</p>", 404)
+    except AuthUnavailable as error:
+        return _firebase_unavailable(error)
     verdict = state["verdict"]
     pending = verdict.get("state") == PENDING_FIRST_SIGN_IN
     summary = (
@@ -245,6 +263,8 @@ async def act(request: web.Request) -> web.StreamResponse:
             return _see_other("/admin")
     except (UserNotFound, ValueError):
         return _page("Unknown user", "<p>Neither store knows this user.</p>", 404)
+    except AuthUnavailable as error:
+        return _firebase_unavailable(error)
     except PartlyApplied as error:
         return _page(
             "Partly applied",

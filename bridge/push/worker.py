@@ -92,6 +92,8 @@ class _Lease:
     outstanding: set[str]  # claimed, result not recorded yet
     held_until: float  # monotonic; a conservative bound of MongoDB's lease_until
     lost: set[str] = field(default_factory=set)
+    fcm_answered: bool = False  # FCM answered at least one send of this batch (sent, or refused it)
+    fcm_errors: list[str] = field(default_factory=list)  # sends that got no usable answer (retry)
 
 
 class DeliveryWorker:
@@ -127,6 +129,7 @@ class DeliveryWorker:
         self._supervisor: asyncio.Task[None] | None = None
         self._messages: dict[str, tuple[dict[str, Any], bool]] = {}
         self._status = WorkerStatus()
+        self._fcm_failing = False  # the failure is FCM's (or its OAuth endpoint's), not MongoDB's
         self._turn_backoff = Backoff(cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
 
     # -- life cycle -------------------------------------------------------------------------
@@ -185,14 +188,17 @@ class DeliveryWorker:
         OUTBOX_DEPTH.set(depth)
         OUTBOX_OLDEST_SECONDS.set(oldest)
 
-    def _failing(self, what: str, error: BaseException) -> None:
-        reason = f"{what}: {describe(error)}"
+    def _failing(self, what: str, error: BaseException | str, *, fcm: bool = False) -> None:
+        reason = f"{what}: {error if isinstance(error, str) else describe(error)}"
+        self._fcm_failing = fcm
         if self._status.state != "failing" or self._status.reason != reason:
             log.warning("push worker failing", extra={"reason": reason})
-            self._status = WorkerStatus("failing", reason=reason)
+            since = self._status.since if self._status.state == "failing" else datetime.now(UTC)
+            self._status = WorkerStatus("failing", since=since, reason=reason)
             PUSH_WORKER_FAILING.set(1)
 
     def _ok(self) -> None:
+        self._fcm_failing = False
         if self._status.state != "ok":
             if self._status.state == "failing":
                 log.info("push worker recovered", extra={"failing_since": self._status.since.isoformat()})
@@ -205,12 +211,21 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 worked = await self._turn()
+                if not worked and self._fcm_failing and (await self._outbox.depth())[0] > 0:
+                    # Nothing claimable now, but deliveries wait for an FCM that failed them:
+                    # only a send FCM answers (or an empty outbox) says it is back.
+                    worked = None
+            except FcmUnavailable as error:
+                self._failing("a delivery turn failed", error, fcm=True)
+                await self._pause(self._turn_backoff.next())
+                continue
             except Exception as error:  # the worker must never die
                 self._failing("a delivery turn failed", error)
                 await self._pause(self._turn_backoff.next())
                 continue
             self._turn_backoff.reset()
-            self._ok()
+            if worked is not None:
+                self._ok()
             if worked:
                 continue
             self._wake.clear()
@@ -224,7 +239,8 @@ class DeliveryWorker:
         rounds = (self._lease_seconds / 2) / max(self._send_seconds, 0.001)
         return max(1, min(self._batch_size, int(self._concurrency * rounds)))
 
-    async def _turn(self) -> bool:
+    async def _turn(self) -> bool | None:
+        """False: nothing to claim; True: a batch was handled; None: handled, but FCM failed it all."""
         lease_id = f"{self._owner}-{next(self._claims)}"
         claimed_at = time.monotonic()
         batch = await self._outbox.claim(lease_id, self.claim_limit(), self._lease)
@@ -232,6 +248,12 @@ class DeliveryWorker:
             return False
         lease = _Lease(lease_id, {d["_id"] for d in batch}, claimed_at + self._lease_seconds)
         await self._deliver(lease, batch)
+        if lease.fcm_errors and not lease.fcm_answered:
+            # Every send of the batch ended without an answer from FCM (unreachable, 5xx, 429):
+            # the deliveries wait in the outbox; say so until FCM answers again.
+            errors = ", ".join(sorted(set(lease.fcm_errors)))
+            self._failing("no FCM send succeeded", errors, fcm=True)
+            return None
         return True
 
     async def _deliver(self, lease: _Lease, batch: list[Document]) -> None:
@@ -362,7 +384,9 @@ class DeliveryWorker:
                 },
             )
         if outcome.state == "retry":
+            lease.fcm_errors.append(outcome.error or "UNKNOWN")
             return self._retry_or_fail(delivery, outcome.error, outcome.attempts)
+        lease.fcm_answered = True
         return DeliveryResult(
             delivery["_id"], outcome.state, outcome.error, outcome.message_id, outcome.attempts
         )
