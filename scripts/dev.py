@@ -98,6 +98,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
 
 
 def try_it(port: int) -> str:
+    push = ".venv/bin/python scripts/demo_push.py" + ("" if port == 8080 else f" --port {port}")
     return f"""
 bridge is running on http://127.0.0.1:{port}  (Ctrl-C stops everything)
 
@@ -110,7 +111,7 @@ Try a login as the demo partner's user "alice":
 Push end to end (login with a session, register a phone, send by user reference; the FCM sink
 prints the message here):
 
-  .venv/bin/python scripts/demo_push.py
+  {push}
 
 A backend API key with every scope is in local/demo-api-key.
 
