@@ -185,3 +185,20 @@ def test_the_printed_push_demo_command_targets_the_port_scripts_run_printed():
 
     line = assert_one_line(result)
     assert line.startswith(f"demo_push: bridge does not answer at http://127.0.0.1:{port} ")
+
+
+def test_scripts_run_serves_the_partners_file_the_newcomer_names(monkeypatch):
+    """`BRIDGE_PARTNERS_FILE=examples/platforms/flutterflow/partners.toml scripts/run` used to serve
+    the demo partner silently; it serves the named file, and says the demo commands need the demo."""
+    from dev import DEMO_PARTNERS_FILE, partners_file, try_it
+
+    monkeypatch.chdir(ROOT)  # scripts/run runs from the repository
+
+    example = ROOT / "examples" / "platforms" / "flutterflow" / "partners.toml"
+    named = partners_file({"BRIDGE_PARTNERS_FILE": "examples/platforms/flutterflow/partners.toml"})
+    text = try_it(8181, named)
+
+    assert partners_file({}) == DEMO_PARTNERS_FILE
+    assert named == example.resolve()
+    assert str(example) in text and "demo_token.py" not in text and "demo_push.py" not in text
+    assert "http://127.0.0.1:8181/admin" in text and "bridge api-keys list" in text
