@@ -89,11 +89,24 @@ def _api_keys_create(args: argparse.Namespace) -> int:
 
 
 def _api_keys_list(args: argparse.Namespace) -> int:
+    from bridge.admin.cli import _table
+
     async def show(keys: ApiKeys) -> int:
-        for key in await keys.list():
-            state = f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active"
-            partner = key["partner"] or "*"
-            print(f"{key['key_id']}  {key['name']:<24} {','.join(key['scopes']):<40} {partner:<12} {state}")
+        rows = [
+            [
+                key["key_id"],
+                key["name"],
+                ",".join(key["scopes"]),
+                key["partner"] or "any",
+                f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active",
+            ]
+            for key in await keys.list()
+        ]
+        print(_table(rows, ["key id", "name", "scopes", "partner", "state"]))
+        if rows:
+            print(f"\n{len(rows)} key{'' if len(rows) == 1 else 's'}")
+        else:
+            print("\nno keys yet: bridge api-keys create --name N --scope S")
         return 0
 
     return asyncio.run(_with_api_keys(show))

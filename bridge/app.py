@@ -134,9 +134,17 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_outbound)
     app.cleanup_ctx.append(_delivery_worker)
     app.on_cleanup.append(_stop_thread_pools)
+    app.on_response_prepare.append(_no_store_by_default)
     add_routes(app)
     setup_cors(app)
     return app
+
+
+async def _no_store_by_default(request: web.Request, response: web.StreamResponse) -> None:
+    """Answers carry credentials (custom, ID and refresh tokens, API keys) or personal data: no
+    cache — browser, proxy or CDN — may keep one (RFC 6749 §5.1, RFC 9111 §5.2.2.5). A handler
+    that sets its own Cache-Control keeps it."""
+    response.headers.setdefault("Cache-Control", "no-store")
 
 
 def _wire_push(

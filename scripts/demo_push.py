@@ -2,21 +2,23 @@
 registers a phone, a backend sends her a notification by user reference, and the report is printed.
 The local FCM sink prints what the phone receives in the `scripts/run` terminal.
 
-    .venv/bin/python scripts/demo_push.py
+    .venv/bin/python scripts/demo_push.py [--port 8080]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
 from demo_token import demo_token
 from dev import DEMO_API_KEY_FILE
 
-BASE = f"http://127.0.0.1:{os.environ.get('BRIDGE_PORT', '8080')}"
+BASE = f"http://127.0.0.1:{os.environ.get('BRIDGE_PORT', '8080')}"  # --port sets it
 
 
 def call(method: str, path: str, body: dict[str, Any] | None = None, bearer: str | None = None) -> Any:
@@ -29,11 +31,29 @@ def call(method: str, path: str, body: dict[str, Any] | None = None, bearer: str
             **({"Authorization": f"Bearer {bearer}"} if bearer else {}),
         },
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")[:300]
+        raise SystemExit(f"demo_push: {method} {BASE}{path} answered {error.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise SystemExit(
+            f"demo_push: bridge does not answer at {BASE} ({reason}); start scripts/run, or pass "
+            "--port with the port scripts/run printed"
+        ) from None
 
 
 def main() -> None:
+    global BASE
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--port", type=int, help="bridge's port (default: BRIDGE_PORT or 8080)")
+    args = parser.parse_args()
+    if args.port is not None:
+        BASE = f"http://127.0.0.1:{args.port}"
     login = call(
         "POST",
         "/v1/login",

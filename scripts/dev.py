@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from demo_token import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_SECRET_FILE
@@ -42,13 +43,23 @@ partner = "demo"
 """
 
 
+DEMO_PARTNERS_FILE = LOCAL / "partners.toml"
+
+
+def partners_file(environ: Mapping[str, str]) -> Path:
+    """The partners file the stack serves: BRIDGE_PARTNERS_FILE when set (e.g. one of
+    examples/platforms/), else the generated demo partner's file."""
+    configured = environ.get("BRIDGE_PARTNERS_FILE")
+    return Path(configured).resolve() if configured else DEMO_PARTNERS_FILE
+
+
 def prepare_local_files() -> tuple[Path, Path]:
     LOCAL.mkdir(exist_ok=True)
     if not DEMO_SECRET_FILE.exists():
         DEMO_SECRET_FILE.write_text(secrets.token_hex(32) + "\n")
         DEMO_SECRET_FILE.chmod(0o600)
-    partners = LOCAL / "partners.toml"
-    if not partners.exists():
+    partners = partners_file(os.environ)
+    if partners == DEMO_PARTNERS_FILE and not partners.exists():
         partners.write_text(DEMO_PARTNERS)
     configured = os.environ.get("BRIDGE_SERVICE_ACCOUNT_FILE") or os.environ.get(
         "GOOGLE_APPLICATION_CREDENTIALS"
@@ -97,7 +108,21 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
     raise SystemExit(f"bridge not ready at {url} after {timeout} s")
 
 
-def try_it(port: int) -> str:
+def try_it(port: int, partners: Path = DEMO_PARTNERS_FILE) -> str:
+    push = ".venv/bin/python scripts/demo_push.py" + ("" if port == 8080 else f" --port {port}")
+    if partners != DEMO_PARTNERS_FILE:
+        return f"""
+bridge is running on http://127.0.0.1:{port}  (Ctrl-C stops everything)
+with the partners in {partners}
+(the demo login and push commands need the demo partner: run without BRIDGE_PARTNERS_FILE)
+
+A backend API key with every scope is in local/demo-api-key.
+
+  admin page     http://127.0.0.1:{port}/admin   (sign in with the key in local/demo-api-key)
+  API reference  http://127.0.0.1:{port}/docs    (lists the partners' own routes)
+  CLI            .venv/bin/bridge api-keys list   ·   .venv/bin/bridge admin users list
+                 (it reads local/bridge.env; export the variables the partners file reads, too)
+"""
     return f"""
 bridge is running on http://127.0.0.1:{port}  (Ctrl-C stops everything)
 
@@ -110,7 +135,7 @@ Try a login as the demo partner's user "alice":
 Push end to end (login with a session, register a phone, send by user reference; the FCM sink
 prints the message here):
 
-  .venv/bin/python scripts/demo_push.py
+  {push}
 
 A backend API key with every scope is in local/demo-api-key.
 
@@ -193,7 +218,7 @@ def main() -> None:
             [sys.executable, "-m", "bridge", "serve", "--port", str(args.port)], env=env
         )
         wait_ready(f"http://127.0.0.1:{args.port}/readyz", bridge)
-        print(try_it(args.port), file=sys.stderr)
+        print(try_it(args.port, partners), file=sys.stderr)
         bridge.wait()
     except KeyboardInterrupt:
         print("\nstopping", file=sys.stderr)

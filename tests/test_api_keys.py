@@ -53,6 +53,15 @@ async def test_cli_creates_lists_and_revokes_keys(monkeypatch, mongodb_uri, data
     assert await asyncio.to_thread(main, ["api-keys", "list"]) == 0
     listing = capsys.readouterr().out
     assert key_id in listing and "acme-backend" in listing and "active" in listing
+    header, rule, row = listing.splitlines()[:3]
+    assert header.split() == ["key", "id", "name", "scopes", "partner", "state"] and set(rule) <= {"-", " "}
+    # one column per field, each under its heading, whatever the lengths (4 scopes overflowed)
+    assert [row[header.index(h) :].split()[0] for h in ("name", "scopes", "partner", "state")] == [
+        "acme-backend",
+        "accounts:write,tokens:mint",
+        "any",
+        "active",
+    ]
     assert plaintext not in listing
 
     assert await asyncio.to_thread(main, ["api-keys", "revoke", key_id]) == 0

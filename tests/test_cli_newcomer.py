@@ -163,3 +163,42 @@ def test_scripts_run_prints_the_admin_page_docs_and_cli():
     text = try_it(8181)
     assert "http://127.0.0.1:8181/admin" in text and "http://127.0.0.1:8181/docs" in text
     assert "bridge api-keys list" in text and (ROOT / "scripts" / "run").exists()
+
+
+def test_the_printed_push_demo_command_targets_the_port_scripts_run_printed():
+    """`scripts/run --port P` prints the push demo's command; run as printed it must talk to P (it
+    used to go to 8080 and die with a traceback), and a bridge that does not answer is one line."""
+    from dev import try_it
+
+    port = free_port()  # nothing listens there: the command's one-line error names where it went
+    printed = [line.strip() for line in try_it(port).splitlines() if "demo_push.py" in line]
+    assert printed == [f".venv/bin/python scripts/demo_push.py --port {port}"]
+
+    result = subprocess.run(
+        [sys.executable, *printed[0].split()[1:]],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    line = assert_one_line(result)
+    assert line.startswith(f"demo_push: bridge does not answer at http://127.0.0.1:{port} ")
+
+
+def test_scripts_run_serves_the_partners_file_the_newcomer_names(monkeypatch):
+    """`BRIDGE_PARTNERS_FILE=examples/platforms/flutterflow/partners.toml scripts/run` used to serve
+    the demo partner silently; it serves the named file, and says the demo commands need the demo."""
+    from dev import DEMO_PARTNERS_FILE, partners_file, try_it
+
+    monkeypatch.chdir(ROOT)  # scripts/run runs from the repository
+
+    example = ROOT / "examples" / "platforms" / "flutterflow" / "partners.toml"
+    named = partners_file({"BRIDGE_PARTNERS_FILE": "examples/platforms/flutterflow/partners.toml"})
+    text = try_it(8181, named)
+
+    assert partners_file({}) == DEMO_PARTNERS_FILE
+    assert named == example.resolve()
+    assert str(example) in text and "demo_token.py" not in text and "demo_push.py" not in text
+    assert "http://127.0.0.1:8181/admin" in text and "bridge api-keys list" in text

@@ -4,6 +4,7 @@ and "pending first sign-in" as a neutral state in the admin verdict and reconcil
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -60,6 +61,10 @@ async def test_a_login_only_user_is_pending_not_drift_until_the_app_signs_in(
     code, out = await cli(capsys, "admin", "reconcile")
     pending_line = next(line for line in out.splitlines() if line.startswith("pending first sign-in:"))
     assert code == 0 and pending_line.split()[3:] == ["1", uid]
+    labels = ("missing in Firebase:", "missing in MongoDB:", "differing:", "pending first sign-in:")
+    rows = [line for line in out.splitlines() if line.startswith(labels)]
+    count_ends = {re.match(r"[^:]+:\s+\d+", row).end() for row in rows}  # type: ignore[union-attr]
+    assert len(rows) == 4 and len(count_ends) == 1, out  # the counts form one column
     page = await client.get("/admin", headers=as_admin)
     assert "pending first sign-in" in await page.text() and "missing in Firebase" not in await page.text()
 

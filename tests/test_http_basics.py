@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 
+from bridge.api_keys import ApiKeys
 from bridge.logs import JsonFormatter
 
 
@@ -74,3 +76,26 @@ async def test_log_lines_carry_the_request_id_of_their_request(client, keys, cap
     assert line["request_id"] == "req-42"
     assert line["partner"] == "acme"
     assert line["reason"]
+
+
+async def test_answers_that_carry_tokens_are_never_cached(client, keys, db):
+    """A custom, ID or refresh token in a cached answer is a credential a shared cache hands to the
+    next caller: every token-bearing answer is `Cache-Control: no-store` (RFC 6749 §5.1)."""
+    _, api_key = await ApiKeys(db).create("no-store", {"accounts:write", "tokens:mint"})
+    backend = {"Authorization": f"Bearer {api_key}"}
+    external_id = f"nostore-{uuid.uuid4().hex[:8]}"
+
+    login = await client.post("/v1/login", json={"partner": "acme", "token": keys.token(sub=external_id)})
+    session = await client.post("/v1/sessions", json={"custom_token": (await login.json())["custom_token"]})
+    refreshed = await client.post(
+        "/v1/sessions/refresh", json={"refresh_token": (await session.json())["refresh_token"]}
+    )
+    account = await client.post(
+        "/v1/accounts", headers=backend, json={"partner": "acme", "external_id": external_id + "-b"}
+    )
+    minted = await client.post("/v1/custom-tokens", headers=backend, json={"uid": f"acme:{external_id}"})
+    refused = await client.post("/v1/login", json={"partner": "acme", "token": "x.y.z"})
+
+    answers = [login, session, refreshed, account, minted, refused]
+    assert [a.status for a in answers] == [200, 200, 200, 201, 200, 401]
+    assert [a.headers.get("Cache-Control") for a in answers] == ["no-store"] * len(answers)

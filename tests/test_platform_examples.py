@@ -64,9 +64,35 @@ async def test_flutterflow(start_example, partner_server, db, firebase_admin_app
     assert answer["user"] == {"id": 1, "name": "james", "email": "james@yopmail.com", "role_id": 1}
     assert answer["token_type"] == "Bearer" and answer["expires_in"] == 3600
     assert answer["token"] == answer["jwt_token"] and answer["refresh_token"]
+    assert response.content_type == "application/json" and response.headers["Cache-Control"] == "no-store"
     # FlutterFlow's "verify user creation": the uid is in Firebase Auth at once
     record = await asyncio.to_thread(auth.get_user, "flutterflow:1", app=firebase_admin_app)
     assert record.email == "james@yopmail.com"
+
+
+async def test_flutterflow_web_build_preflight(start_example, partner_server):
+    """A FlutterFlow web build calls POST /login from its origin: the preflight passes from that
+    origin and fails from another."""
+    client = await start_example(
+        "flutterflow",
+        FLUTTERFLOW_USER_API_URL=f"{partner_server.base_url}/api/auth/local",
+        FLUTTERFLOW_APP_ORIGIN="https://ff-app.acme.test",
+    )
+
+    def preflight(origin: str) -> dict[str, str]:
+        return {
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        }
+
+    allowed = await client.options("/login", headers=preflight("https://ff-app.acme.test"))
+    foreign = await client.options("/login", headers=preflight("https://evil.example"))
+
+    assert allowed.status == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://ff-app.acme.test"
+    assert "Access-Control-Allow-Credentials" not in allowed.headers
+    assert foreign.status == 403 and "Access-Control-Allow-Origin" not in foreign.headers
 
 
 async def test_appsmith_strapi(start_example, partner_server):
@@ -127,6 +153,40 @@ async def test_developerhub(start_example, keys):
     assert failed.path == "/oops" and parse_qs(failed.query) == {
         "dh_jwt_error": ["Token has already been used"]
     }
+
+
+async def test_developerhub_hs256_expired_and_invalid_tokens(start_example):
+    """DeveloperHub signs with HS256 or HS512; an expired token and a forged one land on the error
+    page with DeveloperHub's own messages (a forged token's error_redirect_url is never followed)."""
+    secret = secrets.token_hex(32)
+    client = await start_example(
+        "developerhub", DEVELOPERHUB_JWT_SECRET=secret, DEVELOPERHUB_DOCS_URL="https://docs.acme.test"
+    )
+
+    def signed(key: str = secret, **claims: Any) -> str:
+        payload = {
+            "version": 1,
+            "vars": {"user_id": 43, "email": "dev43@acme.test", "name": "Dev"},
+            "jti": secrets.token_hex(8),
+            "error_redirect_url": "https://docs.acme.test/oops",
+            "exp": int(time.time()) + 300,
+            **claims,
+        }
+        return jwt.encode(payload, key, algorithm="HS256")
+
+    async def visit(token: str) -> tuple[str, str, dict[str, list[str]], str]:
+        answer = await client.get(f"/developerhub/login?jwt={token}", allow_redirects=False)
+        assert answer.status == 302
+        location = urlsplit(answer.headers["Location"])
+        return location.path, location.fragment, parse_qs(location.query), answer.headers["Cache-Control"]
+
+    ok_path, ok_fragment, _, ok_cache = await visit(signed())
+    expired = await visit(signed(exp=int(time.time()) - 120))
+    forged = await visit(signed(key=secrets.token_hex(32)))
+
+    assert ok_path == "/" and parse_qs(ok_fragment)["uid"] == ["developerhub:43"] and ok_cache == "no-store"
+    assert expired[0] == "/oops" and expired[2] == {"dh_jwt_error": ["Token expired"]}
+    assert forged[0] == "/login-error" and forged[2] == {"dh_jwt_error": ["Invalid token"]}
 
 
 async def test_jwks_custom_auth(start_example, partner_server):

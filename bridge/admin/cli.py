@@ -150,7 +150,7 @@ async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
             ("differing", [d["uid"] for d in report.differing]),
             ("pending first sign-in", report.pending_first_sign_in),
         ):
-            print(f"{label + ':':<21}{len(uids):>6}  {' '.join(uids[:20])}")
+            print(f"{label + ':':<22}{len(uids):>6}  {' '.join(uids[:20])}")
         if args.fix:
             print(f"fixed: {len(report.fixed)}   not fixable: {len(report.not_fixable)}")
         print(
