@@ -98,6 +98,10 @@ async def test_forged_tokens_from_one_address_are_throttled_with_the_defaults(
     assert locked.status == 429  # the address is throttled, whatever it sends
     assert 0 < int(locked.headers["Retry-After"]) <= 300  # the default invalid_window_seconds
     assert (await locked.json())["type"] == "/problems/too-many-attempts"
+    # The lock lookup (run while a token is verified) is answered before anything is counted or
+    # written: what a locked address sends adds nothing to its counter.
+    windows = await db.login_attempts.find({}).to_list(None)
+    assert [window["failures"] for window in windows] == [30]
     # A valid login from another address is unaffected, on either process.
     for client in (one, two):
         other = await token_login(
