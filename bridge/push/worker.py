@@ -46,6 +46,8 @@ from bridge.push.outbox import DeliveryResult, Outbox
 log = logging.getLogger("bridge.push")
 
 MAX_BACKOFF_SECONDS = 30.0
+# Sends in a row without an answer from FCM (each after its own retries) that make the worker failing.
+FCM_FAILING_AFTER = 3
 
 
 class Backoff:
@@ -92,8 +94,6 @@ class _Lease:
     outstanding: set[str]  # claimed, result not recorded yet
     held_until: float  # monotonic; a conservative bound of MongoDB's lease_until
     lost: set[str] = field(default_factory=set)
-    fcm_answered: bool = False  # FCM answered at least one send of this batch (sent, or refused it)
-    fcm_errors: list[str] = field(default_factory=list)  # sends that got no usable answer (retry)
 
 
 class DeliveryWorker:
@@ -130,6 +130,7 @@ class DeliveryWorker:
         self._messages: dict[str, tuple[dict[str, Any], bool]] = {}
         self._status = WorkerStatus()
         self._fcm_failing = False  # the failure is FCM's (or its OAuth endpoint's), not MongoDB's
+        self._fcm_unanswered = 0  # sends in a row that FCM did not answer (after their retries)
         self._turn_backoff = Backoff(cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
 
     # -- life cycle -------------------------------------------------------------------------
@@ -211,10 +212,9 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 worked = await self._turn()
-                if not worked and self._fcm_failing and (await self._outbox.depth())[0] > 0:
-                    # Nothing claimable now, but deliveries wait for an FCM that failed them:
-                    # only a send FCM answers (or an empty outbox) says it is back.
-                    worked = None
+                # An FCM failure is cleared only by a send FCM answers (see _send) or an empty
+                # outbox: a turn with nothing to claim (deliveries backing off) proves nothing.
+                recovered = not self._fcm_failing or (not worked and (await self._outbox.depth())[0] == 0)
             except FcmUnavailable as error:
                 self._failing("a delivery turn failed", error, fcm=True)
                 await self._pause(self._turn_backoff.next())
@@ -224,7 +224,7 @@ class DeliveryWorker:
                 await self._pause(self._turn_backoff.next())
                 continue
             self._turn_backoff.reset()
-            if worked is not None:
+            if recovered:
                 self._ok()
             if worked:
                 continue
@@ -239,8 +239,7 @@ class DeliveryWorker:
         rounds = (self._lease_seconds / 2) / max(self._send_seconds, 0.001)
         return max(1, min(self._batch_size, int(self._concurrency * rounds)))
 
-    async def _turn(self) -> bool | None:
-        """False: nothing to claim; True: a batch was handled; None: handled, but FCM failed it all."""
+    async def _turn(self) -> bool:
         lease_id = f"{self._owner}-{next(self._claims)}"
         claimed_at = time.monotonic()
         batch = await self._outbox.claim(lease_id, self.claim_limit(), self._lease)
@@ -248,12 +247,6 @@ class DeliveryWorker:
             return False
         lease = _Lease(lease_id, {d["_id"] for d in batch}, claimed_at + self._lease_seconds)
         await self._deliver(lease, batch)
-        if lease.fcm_errors and not lease.fcm_answered:
-            # Every send of the batch ended without an answer from FCM (unreachable, 5xx, 429):
-            # the deliveries wait in the outbox; say so until FCM answers again.
-            errors = ", ".join(sorted(set(lease.fcm_errors)))
-            self._failing("no FCM send succeeded", errors, fcm=True)
-            return None
         return True
 
     async def _deliver(self, lease: _Lease, batch: list[Document]) -> None:
@@ -384,9 +377,15 @@ class DeliveryWorker:
                 },
             )
         if outcome.state == "retry":
-            lease.fcm_errors.append(outcome.error or "UNKNOWN")
+            # No usable answer after the sender's own retries (unreachable, 5xx, 429): said at
+            # once in /readyz, not at the end of a batch that may take minutes to go through.
+            self._fcm_unanswered += 1
+            if self._fcm_unanswered >= FCM_FAILING_AFTER:
+                self._failing("no FCM send succeeded", outcome.error or "UNKNOWN", fcm=True)
             return self._retry_or_fail(delivery, outcome.error, outcome.attempts)
-        lease.fcm_answered = True
+        self._fcm_unanswered = 0
+        if self._fcm_failing:
+            self._ok()
         return DeliveryResult(
             delivery["_id"], outcome.state, outcome.error, outcome.message_id, outcome.attempts
         )
