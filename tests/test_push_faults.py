@@ -125,9 +125,20 @@ async def test_fcm_unreachable_after_retries_goes_back_to_the_outbox_not_failed(
     delivery = await eventually(retried, what="a delivery put back for later")
     assert delivery["state"] in ("pending", "sending") and delivery["error"] == "UNREACHABLE"
 
+    async def failing() -> Any:
+        state = (await (await client.get("/readyz")).json())["checks"]["push_worker"]
+        return state if isinstance(state, dict) else None
+
+    assert "UNREACHABLE" in (await eventually(failing, what="push_worker failing"))["reason"]
+
     await aiohttp_server(fcm.app(), port=port)
     report = await finished(client, headers, accepted["id"], seconds=60)
     assert report["counts"]["sent"] == 1 and fcm.sent_tokens() == [token("wait")]
+
+    async def recovered() -> bool:
+        return (await (await client.get("/readyz")).json())["checks"]["push_worker"] == "ok"
+
+    await eventually(recovered, what="push_worker ok")
 
 
 async def test_the_supervisor_restarts_a_delivery_loop_that_exits(
@@ -175,15 +186,14 @@ def start_bridge(tmp_path, mongodb_uri, database_name, service_account_file, aut
             "BRIDGE_FCM_URL": fcm.base_url,
             "BRIDGE_FCM_TOKEN_URL": f"{fcm.base_url}/token",
             "BRIDGE_PUSH_POLL_SECONDS": "0.1",
-            "BRIDGE_LOG_LEVEL": "WARNING",
+            "BRIDGE_LOG_LEVEL": "INFO",
             **env,
         }
+        log = open(tmp_path / f"bridge-{port}.log", "wb")  # noqa: SIM115 - read when a test fails
         process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve"],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "bridge", "serve"], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
+        log.close()
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
@@ -311,12 +321,13 @@ async def test_a_process_stalled_past_its_lease_sends_nothing_it_no_longer_holds
     notification_id = await notify(stalled_base, headers, uid)
 
     async def holds_unsent_claims() -> bool:
+        """A send in flight (so the worker knows its batch) and three or more claims waiting."""
         leased: int = await db.deliveries.count_documents(
             {"notification_id": notification_id, "state": "sending"}
         )
-        return leased >= 4  # one in flight, three or more waiting (each send takes 0.3 s)
+        return fcm.in_flight == 1 and leased >= 4
 
-    await eventually(holds_unsent_claims, what="a claim of 4")
+    await eventually(holds_unsent_claims, what="a claim of 4 with a send in flight")
     stalled.send_signal(signal.SIGSTOP)  # it holds claims it cannot renew
     try:
         other, _ = await start_bridge(fcm, **settings)

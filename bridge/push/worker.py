@@ -26,6 +26,7 @@ import logging
 import random
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +47,10 @@ from bridge.push.outbox import DeliveryResult, Outbox
 log = logging.getLogger("bridge.push")
 
 MAX_BACKOFF_SECONDS = 30.0
+
+
+class FcmFailing(Exception):
+    """Every send of a turn came back for a retry: FCM unreachable, or answering 5xx/429."""
 
 
 class Backoff:
@@ -239,6 +244,7 @@ class DeliveryWorker:
         (every `record_every`), so little is sent twice if the process dies mid-batch. Raises
         FcmUnavailable (after giving the batch back) when no send could be attempted."""
         done: list[tuple[Document, DeliveryResult]] = []
+        outcomes: Counter[str] = Counter()
         unsent: list[str] = []
         unavailable: list[FcmUnavailable] = []
         lock = asyncio.Lock()
@@ -264,6 +270,7 @@ class DeliveryWorker:
             if result is None:
                 unsent.append(delivery["_id"])
                 return
+            outcomes[result.state if result.state != "retry" else f"retry:{result.error}"] += 1
             done.append((delivery, result))
             if len(done) >= self._record_every:
                 await flush()
@@ -282,6 +289,10 @@ class DeliveryWorker:
             log.warning("could not give deliveries back", extra={"error": describe(error)})
         if unavailable:
             raise unavailable[0]
+        retried = [outcome for outcome in outcomes if outcome.startswith("retry:")]
+        if retried and sum(outcomes[o] for o in retried) == sum(outcomes.values()):
+            codes = ", ".join(sorted(o.split(":", 1)[1] for o in retried))
+            raise FcmFailing(f"every send of a turn is to be retried ({codes})")
 
     async def _keep_leased(self, lease: _Lease) -> None:
         """Renew the lease every third of it; forget deliveries another worker took over."""
@@ -348,11 +359,19 @@ class DeliveryWorker:
                 return DeliveryResult(delivery["_id"], "failed", "NOTIFICATION_MISSING", None, 0)
             message, dry_run = found
             started = time.monotonic()
-            outcome: SendOutcome = await self._sender.send(message, delivery["token"], dry_run=dry_run)
+            outcome: SendOutcome = await self._sender.send(
+                message,
+                delivery["token"],
+                dry_run=dry_run,
+                still_held=lambda: self._holds(lease, delivery["_id"]),
+            )
             took = time.monotonic() - started
             self._send_seconds = took if self._send_seconds is None else 0.7 * self._send_seconds + 0.3 * took
         FCM_SENDS.labels(outcome.state).inc()
-        if outcome.state != "sent":
+        if outcome.state == "abandoned":  # the lease was lost between two attempts: not ours now
+            PUSH_LEASE_LOST.inc()
+            return None
+        if outcome.state not in ("sent", "retry"):
             log.info(
                 "push not delivered",
                 extra={
