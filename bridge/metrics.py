@@ -33,7 +33,11 @@ LOGIN_OUTCOMES = Counter(
 JWKS_FETCHES = Counter("bridge_jwks_fetches_total", "Partner key set fetches", ["partner", "outcome"])
 CUSTOM_TOKENS = Counter("bridge_custom_tokens_minted_total", "Firebase custom tokens minted")
 SESSIONS = Counter("bridge_sessions_total", "Session API calls", ["operation", "outcome"])
-FCM_SENDS = Counter("bridge_fcm_sends_total", "FCM sends by outcome (sent, failed, pruned)", ["outcome"])
+FCM_SENDS = Counter(
+    "bridge_fcm_sends_total",
+    "FCM sends by outcome (sent, failed, pruned, retry: back to the outbox)",
+    ["outcome"],
+)
 OUTBOX_DEPTH = Gauge(
     "bridge_outbox_depth", "Deliveries not finished yet (pending + leased)", multiprocess_mode="max"
 )

@@ -39,6 +39,7 @@ class FcmStandIn:
     delay: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     token_requests: int = 0
+    in_flight: int = 0  # send requests received and not answered yet
     _seen: Counter[str] = field(default_factory=Counter)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -67,8 +68,12 @@ class FcmStandIn:
         body = await request.json()
         token = body["message"]["token"]
         self._seen[token] += 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         response = self._answer(request.match_info["project"], token, self._seen[token])
         self.requests.append(
             {

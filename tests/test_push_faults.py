@@ -202,15 +202,14 @@ def start_bridge(tmp_path, mongodb_uri, database_name, service_account_file, aut
             "BRIDGE_FCM_URL": fcm.base_url,
             "BRIDGE_FCM_TOKEN_URL": f"{fcm.base_url}/token",
             "BRIDGE_PUSH_POLL_SECONDS": "0.1",
-            "BRIDGE_LOG_LEVEL": "WARNING",
+            "BRIDGE_LOG_LEVEL": "INFO",
             **env,
         }
+        log = open(tmp_path / f"bridge-{port}.log", "wb")  # noqa: SIM115 - read when a test fails
         process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve"],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "bridge", "serve"], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
+        log.close()
         processes.append(process)
         base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:
@@ -338,12 +337,13 @@ async def test_a_process_stalled_past_its_lease_sends_nothing_it_no_longer_holds
     notification_id = await notify(stalled_base, headers, uid)
 
     async def holds_unsent_claims() -> bool:
+        """A send in flight (so the worker knows its batch) and three or more claims waiting."""
         leased: int = await db.deliveries.count_documents(
             {"notification_id": notification_id, "state": "sending"}
         )
-        return leased >= 4  # one in flight, three or more waiting (each send takes 0.3 s)
+        return fcm.in_flight == 1 and leased >= 4
 
-    await eventually(holds_unsent_claims, what="a claim of 4")
+    await eventually(holds_unsent_claims, what="a claim of 4 with a send in flight")
     stalled.send_signal(signal.SIGSTOP)  # it holds claims it cannot renew
     try:
         other, _ = await start_bridge(fcm, **settings)

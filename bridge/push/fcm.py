@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -101,7 +102,7 @@ class AccessTokens:
 
 @dataclass(frozen=True, slots=True)
 class SendOutcome:
-    state: Literal["sent", "failed", "pruned", "retry"]
+    state: Literal["sent", "failed", "pruned", "retry", "abandoned"]
     error: str | None = None
     message_id: str | None = None
     attempts: int = 1
@@ -146,11 +147,22 @@ class FcmSender:
         self._max_backoff = max_backoff_seconds
         self._timeout = timeout_seconds
 
-    async def send(self, message: dict[str, Any], token: str, *, dry_run: bool = False) -> SendOutcome:
+    async def send(
+        self,
+        message: dict[str, Any],
+        token: str,
+        *,
+        dry_run: bool = False,
+        still_held: Callable[[], bool] | None = None,
+    ) -> SendOutcome:
+        """Send, retrying 429/5xx/no answer. `still_held` is asked before every retry: when it
+        says no (the worker lost the delivery's lease meanwhile), the send is `abandoned`."""
         body: dict[str, Any] = {"message": {**message, "token": token}}
         if dry_run:
             body["validate_only"] = True
         for attempt in range(1, self._max_attempts + 1):
+            if attempt > 1 and still_held is not None and not still_held():
+                return SendOutcome("abandoned", error="LEASE_LOST", attempts=attempt - 1)
             status, answer, headers = await self._post(body)
             if status == 200 and isinstance(answer, dict):
                 return SendOutcome("sent", message_id=answer.get("name"), attempts=attempt)
@@ -171,7 +183,8 @@ class FcmSender:
                 "POST", self._url, body, headers=headers, timeout_seconds=self._timeout
             )
         except UpstreamError as error:
-            log.warning("fcm request failed", extra={"error": str(error)})
+            # Logged once per outage by the worker (it marks itself failing), not once per request.
+            log.debug("fcm request failed", extra={"error": str(error)})
             return 0, None, {}
 
     def _delay(self, attempt: int, headers: Any) -> float:

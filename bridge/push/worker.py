@@ -363,11 +363,19 @@ class DeliveryWorker:
                 return DeliveryResult(delivery["_id"], "failed", "NOTIFICATION_MISSING", None, 0)
             message, dry_run = found
             started = time.monotonic()
-            outcome: SendOutcome = await self._sender.send(message, delivery["token"], dry_run=dry_run)
+            outcome: SendOutcome = await self._sender.send(
+                message,
+                delivery["token"],
+                dry_run=dry_run,
+                still_held=lambda: self._holds(lease, delivery["_id"]),
+            )
             took = time.monotonic() - started
             self._send_seconds = took if self._send_seconds is None else 0.7 * self._send_seconds + 0.3 * took
         FCM_SENDS.labels(outcome.state).inc()
-        if outcome.state != "sent":
+        if outcome.state == "abandoned":  # the lease was lost between two attempts: not ours now
+            PUSH_LEASE_LOST.inc()
+            return None
+        if outcome.state not in ("sent", "retry"):
             log.info(
                 "push not delivered",
                 extra={
