@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import re
@@ -56,6 +57,9 @@ def _request_id_for(request: web.Request) -> str:
     return uuid.uuid4().hex
 
 
+CLIENT_CLOSED_REQUEST = 499
+
+
 @web.middleware
 async def request_log_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     request_id = _request_id_for(request)
@@ -70,6 +74,11 @@ async def request_log_middleware(request: web.Request, handler: Any) -> web.Stre
     except web.HTTPException as error:
         status = error.status
         error.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    except asyncio.CancelledError:
+        # The client closed the connection before the answer (aiohttp cancels the handler): not a
+        # server error. Logged and counted as 499, nginx's "client closed request".
+        status = CLIENT_CLOSED_REQUEST
         raise
     finally:
         elapsed = time.perf_counter() - started

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
+from aiohttp import web
 
 from bridge import malformed
 from bridge.api import bodies
@@ -68,3 +70,45 @@ async def test_whole_requests_are_answered_as_before(server, keys):
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
     assert (await answer_to(server, sent)).startswith(b"HTTP/1.1 200 OK")
+
+
+@pytest.mark.parametrize("path", ["/v1/login", "/acme/login", "/admin/login"])
+@pytest.mark.parametrize(("cancelled", "status"), [(False, 400), (True, 499)])
+async def test_a_client_hanging_up_mid_body_is_not_a_server_error(
+    make_settings, keys, monkeypatch, caplog, path, cancelled, status
+):
+    """Found from outside: a client that sent part of a body and closed the connection got a 500
+    and an ERROR traceback (ConnectionResetError), at will and unauthenticated. `bridge serve`
+    reads on and sees the reset (400); with aiohttp's handler cancellation on, the handler is
+    cancelled instead (499, nginx's "client closed request")."""
+    monkeypatch.setattr(bodies, "BODY_READ_SECONDS", 15)
+    acme = {**keys.partners_document()["partners"]["acme"], "route": {"path": "/acme/login"}}
+    app = create_app(make_settings(extra_partners={"acme": acme}))
+    runner = web.AppRunner(app, handler_cancellation=cancelled)  # as `bridge serve` runs it
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    media = "application/x-www-form-urlencoded" if path.startswith("/admin") else "application/json"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {media}\r\nContent-Length: 1000\r\n\r\n"
+    with caplog.at_level(logging.INFO):
+        _, writer = await asyncio.open_connection(host, port)
+        writer.write(head.encode() + b'{"partner":')
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+        async def access_line() -> logging.LogRecord:
+            while True:
+                for record in caplog.records:
+                    if record.name == "bridge.access" and path in record.getMessage():
+                        return record
+                await asyncio.sleep(0.01)
+
+        try:
+            logged = await asyncio.wait_for(access_line(), timeout=15)
+        finally:
+            await runner.cleanup()
+
+    assert logged.status == status
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

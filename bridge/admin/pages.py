@@ -86,8 +86,10 @@ BLANKS = " \t\r\n\f\v"  # what the contract's `credential` pattern counts as bla
 
 
 def _same_origin(request: web.Request) -> bool:
+    """The form was posted from this site. Behind a TLS-terminating proxy bridge sees http while
+    the browser's Origin says https (same host): both schemes of this very host count."""
     origin = request.headers.get("Origin")
-    return origin is None or origin == f"{request.scheme}://{request.host}"
+    return origin is None or origin in {f"{scheme}://{request.host}" for scheme in (request.scheme, "https")}
 
 
 def _see_other(location: str) -> web.Response:

@@ -146,7 +146,13 @@ async def read_json(request: web.Request) -> Any:
         raise bad_request("The body cannot be decoded (Content-Encoding).") from None
     except TimeoutError:
         raise body_too_slow() from None
+    except ConnectionResetError:  # the client hung up mid-body: its error, not a 500
+        raise client_left() from None
     return parse_json(raw) if raw else None
+
+
+def client_left() -> Problem:
+    return bad_request("The connection closed before the body arrived.")
 
 
 def body_too_slow() -> Problem:
@@ -184,6 +190,8 @@ async def read_form(request: web.Request) -> dict[str, str]:
             form = await request.post()
     except TimeoutError:
         raise body_too_slow() from None
+    except ConnectionResetError:
+        raise client_left() from None
     except web.HTTPException:
         raise
     except Exception:  # aiohttp raises assorted errors (ValueError, UnicodeDecodeError) on a bad form
