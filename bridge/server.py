@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bridge.app import create_app
 from bridge.components import DRAINING
+from bridge.partners.config import ConfigError
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.server")
@@ -34,7 +35,17 @@ async def serve_one(settings: Settings, reuse_port: bool = False) -> None:
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        # Stop what start-up began (the push worker, MongoDB, the HTTP session): left running, the
+        # push worker kept the process alive and silent after a failed bind.
+        await runner.cleanup()
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ConfigError(
+            f"cannot listen on {settings.host}:{settings.port} ({reason}); "
+            "pass --port or set BRIDGE_PORT to a free port"
+        ) from None
     log.info("listening", extra={"host": settings.host, "port": settings.port, "pid": os.getpid()})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
