@@ -26,6 +26,8 @@ from bridge.partners.config import ConfigError
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.server")
+# `bridge` exits with this code on a configuration error (bridge.__main__).
+CONFIG_ERROR_EXIT = 2
 
 
 async def serve_one(settings: Settings, reuse_port: bool = False) -> None:
@@ -82,6 +84,14 @@ def supervise(workers: int, argv: list[str]) -> int:
             if stopping:
                 return max((child.wait() for child in children), default=0)
             for index, child in enumerate(children):
+                if child.poll() == CONFIG_ERROR_EXIT and not stopping:
+                    # A worker that cannot start (its port is taken, ...) would fail the same way
+                    # again: restarting it would loop forever. Its own message says what to set.
+                    log.error("worker could not start; stopping", extra={"code": child.returncode})
+                    stop(signal.SIGTERM, None)
+                    for other in children:
+                        other.wait()
+                    return CONFIG_ERROR_EXIT
                 if child.poll() is not None and not stopping:
                     log.warning("worker exited; starting another", extra={"code": child.returncode})
                     children[index] = subprocess.Popen(command, env=env)

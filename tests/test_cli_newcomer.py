@@ -219,3 +219,16 @@ def test_bridge_serve_on_a_taken_port_is_one_line_and_exits(tmp_path, stack_env)
         f"bridge: configuration error: cannot listen on 127.0.0.1:{port} (Address already in use); "
         "pass --port or set BRIDGE_PORT to a free port"
     )
+
+
+def test_workers_on_a_taken_port_stop_instead_of_restarting_forever(tmp_path, stack_env):
+    """With --workers, each worker failed to bind and the supervisor restarted it, forever."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_cli("serve", "--workers", "2", "--port", str(port), env=stack_env, cwd=tmp_path)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
+    assert "starting another" not in result.stderr
