@@ -22,9 +22,12 @@ from aiohttp import web
 
 from bridge.app import create_app
 from bridge.components import DRAINING
+from bridge.partners.config import ConfigError
 from bridge.settings import Settings
 
 log = logging.getLogger("bridge.server")
+# `bridge` exits with this code on a configuration error (bridge.__main__).
+CONFIG_ERROR_EXIT = 2
 
 
 async def serve_one(settings: Settings, reuse_port: bool = False) -> None:
@@ -34,7 +37,17 @@ async def serve_one(settings: Settings, reuse_port: bool = False) -> None:
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, reuse_port=reuse_port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        # Stop what start-up began (the push worker, MongoDB, the HTTP session): left running, the
+        # push worker kept the process alive and silent after a failed bind.
+        await runner.cleanup()
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise ConfigError(
+            f"cannot listen on {settings.host}:{settings.port} ({reason}); "
+            "pass --port or set BRIDGE_PORT to a free port"
+        ) from None
     log.info("listening", extra={"host": settings.host, "port": settings.port, "pid": os.getpid()})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -71,6 +84,14 @@ def supervise(workers: int, argv: list[str]) -> int:
             if stopping:
                 return max((child.wait() for child in children), default=0)
             for index, child in enumerate(children):
+                if child.poll() == CONFIG_ERROR_EXIT and not stopping:
+                    # A worker that cannot start (its port is taken, ...) would fail the same way
+                    # again: restarting it would loop forever. Its own message says what to set.
+                    log.error("worker could not start; stopping", extra={"code": child.returncode})
+                    stop(signal.SIGTERM, None)
+                    for other in children:
+                        other.wait()
+                    return CONFIG_ERROR_EXIT
                 if child.poll() is not None and not stopping:
                     log.warning("worker exited; starting another", extra={"code": child.returncode})
                     children[index] = subprocess.Popen(command, env=env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,32 @@ def test_scripts_run_serves_the_partners_file_the_newcomer_names(monkeypatch):
     assert named == example.resolve()
     assert str(example) in text and "demo_token.py" not in text and "demo_push.py" not in text
     assert "http://127.0.0.1:8181/admin" in text and "bridge api-keys list" in text
+
+
+def test_bridge_serve_on_a_taken_port_is_one_line_and_exits(tmp_path, stack_env):
+    """A port already in use: `bridge serve` used to hang silently forever (the push worker, started
+    before the bind failed, kept the process alive); it is one line saying what to set."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), env=stack_env, cwd=tmp_path)
+
+    line = assert_one_line(result)
+    assert line == (
+        f"bridge: configuration error: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "pass --port or set BRIDGE_PORT to a free port"
+    )
+
+
+def test_workers_on_a_taken_port_stop_instead_of_restarting_forever(tmp_path, stack_env):
+    """With --workers, each worker failed to bind and the supervisor restarted it, forever."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_cli("serve", "--workers", "2", "--port", str(port), env=stack_env, cwd=tmp_path)
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
+    assert "starting another" not in result.stderr

@@ -183,10 +183,13 @@ async def test_developerhub_hs256_expired_and_invalid_tokens(start_example):
     ok_path, ok_fragment, _, ok_cache = await visit(signed())
     expired = await visit(signed(exp=int(time.time()) - 120))
     forged = await visit(signed(key=secrets.token_hex(32)))
+    # the example configures no issuer or audience: a token made for someone is not a login here
+    for_someone = [await visit(signed(iss="https://other.test")), await visit(signed(aud="other"))]
 
     assert ok_path == "/" and parse_qs(ok_fragment)["uid"] == ["developerhub:43"] and ok_cache == "no-store"
     assert expired[0] == "/oops" and expired[2] == {"dh_jwt_error": ["Token expired"]}
     assert forged[0] == "/login-error" and forged[2] == {"dh_jwt_error": ["Invalid token"]}
+    assert [v[2] for v in for_someone] == [{"dh_jwt_error": ["Invalid token"]}] * 2
 
 
 async def test_jwks_custom_auth(start_example, partner_server):
