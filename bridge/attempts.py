@@ -76,11 +76,16 @@ class LoginAttempts(Store):
 
     async def refuse_if_locked(self, counters: list[Counter]) -> None:
         """Raise LockedOut when any counter has used up its window's failures."""
+        if not counters:
+            return
         now = datetime.now(UTC)
         limits = {counter.id: counter.limit for counter in counters}
-        cursor = self.collection.find({"_id": {"$in": list(limits)}, "expires_at": {"$gt": now}})
+        ids = list(limits)
+        # One counter (every login): a plain `_id` match, which mongod answers without planning a
+        # query (IDHACK); expiry is checked here.
+        cursor = self.collection.find({"_id": ids[0]} if len(ids) == 1 else {"_id": {"$in": ids}})
         async for window in cursor:
-            if window["failures"] >= limits[window["_id"]]:
+            if window["expires_at"] > now and window["failures"] >= limits[window["_id"]]:
                 seconds = (window["expires_at"] - now).total_seconds()
                 raise LockedOut(max(1, math.ceil(seconds)))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -54,7 +54,7 @@ def _request_id_for(request: web.Request) -> str:
     offered = request.headers.get(REQUEST_ID_HEADER, "")
     if _VALID_REQUEST_ID.fullmatch(offered):
         return offered
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 32 random hex digits, as uuid4().hex but a fifth of the cost
 
 
 CLIENT_CLOSED_REQUEST = 499
