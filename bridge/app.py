@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> web.Application:
     app[ADMIN_SERVICE] = AdminService(app[USERS], app[DEVICES], app[FIREBASE_AUTH], app[AUDIT_LOG], partners)
 
     app.cleanup_ctx.append(_mongodb)
+    app.cleanup_ctx.append(_login_locks)
     app.cleanup_ctx.append(_outbound)
     app.cleanup_ctx.append(_delivery_worker)
     app.on_cleanup.append(_stop_thread_pools)
@@ -201,6 +203,15 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
         log.warning("mongodb not reachable at start-up", extra={"error": type(error).__name__})
     yield
     await app[MONGO_CLIENT].close()
+
+
+async def _login_locks(app: web.Application) -> AsyncIterator[None]:
+    """Keeps this process's board of locked addresses in step with the other processes'."""
+    task = asyncio.create_task(app[LOGIN_ATTEMPTS].keep_locks_synced(), name="login-locks")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _outbound(app: web.Application) -> AsyncIterator[None]:

@@ -68,23 +68,18 @@ class Logins:
         created or refreshed (the partner credential was valid), but login_count and last_login_at
         move only for a login that completed."""
         invalid = partner.invalid_counter(client_address) if client_address is not None else None
-        lock_check: asyncio.Future[None] | None = None
         if invalid is not None:
             if isinstance(credential, PartnerToken):
-                # A token is verified here, never sent on: the lookup runs while it is verified, and
-                # its answer is awaited before the first write and before a failure is counted.
-                lock_check = asyncio.ensure_future(self._attempts.refuse_if_locked([invalid]))
-            else:  # a password goes to the partner only from an address that is not locked
+                # A token is checked here, never sent on: the locks this process knows (its own
+                # and, within LOCK_SYNC_SECONDS, every other process's) cost no round trip.
+                await self._attempts.refuse_if_known_locked(invalid)
+            else:  # a password goes to the partner only from an address MongoDB says is not locked
                 await self._attempts.refuse_if_locked([invalid])
         spent: datetime | None = None
         try:
-            try:
-                identity = await partner.verifier.verify(credential)
-                uid = partner.uid_for(identity)
-                claims = partner.developer_claims(identity)
-            finally:
-                if lock_check is not None:
-                    await lock_check  # LockedOut (or a MongoDB error) wins over the verifier's answer
+            identity = await partner.verifier.verify(credential)
+            uid = partner.uid_for(identity)
+            claims = partner.developer_claims(identity)
             if partner.single_use:
                 # Refuse a disabled user or a taken uid before the token is spent.
                 await self._users.refuse_conflicts(partner.id, identity.external_id, uid)

@@ -14,6 +14,7 @@ from test_password_partners import PASSWORD, shop_partner
 
 from bridge.__main__ import main
 from bridge.app import create_app
+from bridge.components import LOGIN_ATTEMPTS
 
 from partner_tokens import ISSUER
 
@@ -98,10 +99,13 @@ async def test_forged_tokens_from_one_address_are_throttled_with_the_defaults(
     assert locked.status == 429  # the address is throttled, whatever it sends
     assert 0 < int(locked.headers["Retry-After"]) <= 300  # the default invalid_window_seconds
     assert (await locked.json())["type"] == "/problems/too-many-attempts"
-    # The lock lookup (run while a token is verified) is answered before anything is counted or
-    # written: what a locked address sends adds nothing to its counter.
-    windows = await db.login_attempts.find({}).to_list(None)
-    assert [window["failures"] for window in windows] == [30]
+    # Once a process knows the lock (from its own failures, or within LOCK_SYNC_SECONDS from the
+    # other's), what the locked address sends to it adds nothing to the counter.
+    counted = (await db.login_attempts.find_one({}))["failures"]
+    for client in (one, two):
+        for n in range(5):
+            assert (await token_login(client, "acme", forged(n=100 + n), **attacker)).status == 429
+    assert (await db.login_attempts.find_one({}))["failures"] == counted
     # A valid login from another address is unaffected, on either process.
     for client in (one, two):
         other = await token_login(
@@ -109,6 +113,28 @@ async def test_forged_tokens_from_one_address_are_throttled_with_the_defaults(
         )
         assert other.status == 200
     assert await db.users.count_documents({}) == 1
+
+
+async def test_a_lock_made_by_one_process_is_known_to_the_others_after_their_sync(
+    aiohttp_client, make_settings, keys, db
+):
+    """Token logins read locks from the process's board, not from MongoDB on every login: the
+    process whose failures locked the address knows at once, the other after its next poll
+    (every LOCK_SYNC_SECONDS), and an unlocked window is forgotten by both."""
+    settings = make_settings(trusted_proxies=frozenset({"127.0.0.1"}))
+    one = await aiohttp_client(create_app(settings))
+    two = await aiohttp_client(create_app(settings))
+    attacker = {"X-Forwarded-For": "203.0.113.9"}
+    for n in range(30):
+        assert (await token_login(one, "acme", forged(n=n), **attacker)).status == 401
+    assert (await token_login(one, "acme", keys.token(sub="victim"), **attacker)).status == 429
+
+    await two.app[LOGIN_ATTEMPTS].sync_locks()
+    assert (await token_login(two, "acme", keys.token(sub="victim"), **attacker)).status == 429
+
+    await db.login_attempts.delete_many({})  # what `bridge unlock` does
+    for client in (one, two):
+        assert (await token_login(client, "acme", keys.token(sub="victim"), **attacker)).status == 200
 
 
 async def test_concurrent_forged_tokens_get_at_most_the_limit_of_401s(aiohttp_client, make_settings, db):
