@@ -238,7 +238,8 @@ def load_env_file() -> Path | None:
     path = Path(named) if named else DEFAULT_ENV_FILE
     if not path.is_file():
         if named:
-            raise ConfigError(f"BRIDGE_ENV_FILE={named} does not exist")
+            problem = "is not a regular file" if path.exists() else "does not exist"
+            raise ConfigError(f"BRIDGE_ENV_FILE={named} {problem}")
         return None
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()

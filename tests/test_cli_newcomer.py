@@ -232,3 +232,12 @@ def test_workers_on_a_taken_port_stop_instead_of_restarting_forever(tmp_path, st
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in result.stderr
     assert "starting another" not in result.stderr
+
+
+def test_bridge_env_file_naming_a_directory_says_so(tmp_path):
+    """`BRIDGE_ENV_FILE=/dev/null` or a folder was reported as not existing."""
+    for named in (str(tmp_path), os.devnull):
+        result = run_cli("api-keys", "list", env={"BRIDGE_ENV_FILE": named}, cwd=tmp_path)
+        assert assert_one_line(result) == (
+            f"bridge: configuration error: BRIDGE_ENV_FILE={named} is not a regular file"
+        )

@@ -162,3 +162,25 @@ async def test_a_head_request_never_spends_the_token(client, keys, db):
     assert head.status == 405
     assert await db.used_tokens.count_documents({}) == 0
     assert (await get(client, jwt=token)).headers["Location"].startswith(f"{DOCS}/#custom_token=")
+
+
+async def test_refusals_before_the_token_is_read_are_logged_with_their_reason(client, keys, caplog):
+    """The person sees the message; the operator finds the reason in the `login rejected` line, as
+    for every other refusal (a refused redirect or a missing token left only the access line)."""
+    caplog.set_level(logging.INFO, "bridge.login")
+    token = dh_token(keys.hmac_secret)
+    await get(client, jwt=token, redirect="https://evil.test/")
+    await get(client)
+    await client.get("/v1/login/redirect?partner=dh&redirect=https://evil.test/", allow_redirects=False)
+
+    rejected = [
+        (r.partner, r.reason)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.getMessage() == "login rejected"
+    ]
+    assert rejected == [
+        ("dh", "redirect address not allowed"),
+        ("dh", "no `jwt`"),
+        ("dh", "redirect address not allowed"),
+    ]
+    assert token not in caplog.text

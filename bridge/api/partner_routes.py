@@ -28,7 +28,7 @@ from bridge.api.bodies import bearer_token, client_address, read_body
 from bridge.api.failures import human_message, login_problem
 from bridge.api.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
 from bridge.api.openapi import DOCUMENT_CACHE
-from bridge.api.redirect_login import NO_STORE
+from bridge.api.redirect_login import NO_STORE, log_refusal
 from bridge.api.redirect_target import redirect_allowed
 from bridge.components import LOGINS, PARTNERS, SETTINGS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
@@ -237,8 +237,10 @@ def _redirect_handler(partner: Partner) -> Handler:
         token = request.query.get(rules.token_param, "")
         target = request.query.get("redirect") or rules.default_redirect_url
         if not target or not redirect_allowed(target, _allowed_targets(rules)):
+            log_refusal(partner.id, "redirect address not allowed")
             return await _redirect_failure(partner, rules, token, "Redirect address not allowed")
         if not token:
+            log_refusal(partner.id, f"no `{rules.token_param}`")
             return await _redirect_failure(partner, rules, token, "Invalid token")
         try:
             result = await request.app[LOGINS].login(

@@ -8,6 +8,7 @@ URL fragment, which browsers never send to servers. On failure: 302 to the partn
 from __future__ import annotations
 
 import html
+import logging
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
@@ -21,6 +22,15 @@ from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import PartnerToken
 from bridge.partners.config import JwtRules
+
+log = logging.getLogger("bridge.login")
+
+
+def log_refusal(partner_id: str, reason: str) -> None:
+    """A redirect login refused before its token is read: the reason goes to the log like every
+    other refusal's (`login rejected`)."""
+    log.info("login rejected", extra={"partner": partner_id, "reason": reason})
+
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -46,9 +56,11 @@ async def redirect_login(request: web.Request) -> web.Response:
     target = request.query.get("redirect") or rules.default_redirect_url
     allowed = [*rules.redirect_urls, *([rules.default_redirect_url] if rules.default_redirect_url else [])]
     if not target or not redirect_allowed(target, allowed):
+        log_refusal(partner.id, "redirect address not allowed")
         return _failure(partner, "redirect address not allowed")
     token = request.query.get("token", "")
     if not token:
+        log_refusal(partner.id, "no `token`")
         return _failure(partner, "missing token")
     try:
         result = await request.app[LOGINS].login(
