@@ -82,6 +82,22 @@ class LockedOut(Exception):
         self.retry_after = retry_after
 
 
+def _count_one(counter: Counter, now: datetime) -> list[dict[str, Any]]:
+    """The update that counts one attempt: a live window counts up, an expired or missing one
+    starts again; a window at its limit carries `locked_until`, which every process polls."""
+    live = {"$gt": ["$expires_at", now]}
+    window_end = now + timedelta(seconds=counter.window_seconds)
+    return [
+        {
+            "$set": {
+                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
+                "expires_at": {"$cond": [live, "$expires_at", window_end]},
+            }
+        },
+        {"$set": {"locked_until": {"$cond": [{"$gte": ["$failures", counter.limit]}, "$expires_at", None]}}},
+    ]
+
+
 class LoginAttempts(Store):
     collection_name = ATTEMPTS_COLLECTION
 
@@ -161,7 +177,6 @@ class LoginAttempts(Store):
     async def _reserve_one(self, counter: Counter) -> None:
         for _ in range(5):
             now = datetime.now(UTC)
-            live = {"$gt": ["$expires_at", now]}
             try:
                 # Matches a window with room left, or an expired one; a full live window does not
                 # match, and the upsert then collides with it on `_id`.
@@ -170,20 +185,7 @@ class LoginAttempts(Store):
                         "_id": counter.id,
                         "$or": [{"expires_at": {"$lte": now}}, {"failures": {"$lt": counter.limit}}],
                     },
-                    [
-                        {
-                            "$set": {
-                                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
-                                "expires_at": {
-                                    "$cond": [
-                                        live,
-                                        "$expires_at",
-                                        now + timedelta(seconds=counter.window_seconds),
-                                    ]
-                                },
-                            }
-                        }
-                    ],
+                    _count_one(counter, now),
                     upsert=True,
                 )
                 return
@@ -209,32 +211,10 @@ class LoginAttempts(Store):
         requests race past `refuse_if_locked`, at most `limit` failures are ever answered."""
         for attempt in range(3):
             now = datetime.now(UTC)
-            live = {"$gt": ["$expires_at", now]}
             try:
                 window = await self.collection.find_one_and_update(
                     {"_id": counter.id},
-                    [
-                        {
-                            "$set": {
-                                "failures": {"$cond": [live, {"$add": ["$failures", 1]}, 1]},
-                                "expires_at": {
-                                    "$cond": [
-                                        live,
-                                        "$expires_at",
-                                        now + timedelta(seconds=counter.window_seconds),
-                                    ]
-                                },
-                            }
-                        },
-                        # Locked windows carry `locked_until`, which every process polls.
-                        {
-                            "$set": {
-                                "locked_until": {
-                                    "$cond": [{"$gte": ["$failures", counter.limit]}, "$expires_at", None]
-                                }
-                            }
-                        },
-                    ],
+                    _count_one(counter, now),
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )

@@ -16,25 +16,27 @@ platform sends them (`fields = { username = "email" }`), and token partners also
 
 from __future__ import annotations
 
-import html
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from bridge.api.bodies import bearer_token, client_address, read_body
-from bridge.api.failures import human_message, login_problem
 from bridge.api.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
 from bridge.api.openapi import DOCUMENT_CACHE
-from bridge.api.redirect_login import NO_STORE, log_refusal
+from bridge.api.redirect_login import (
+    allowed_targets,
+    complete_redirect_login,
+    error_redirect,
+    failure_page,
+    log_refusal,
+)
 from bridge.api.redirect_target import redirect_allowed
-from bridge.components import LOGINS, PARTNERS, SETTINGS
+from bridge.components import PARTNERS, SETTINGS
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.identity import claim_value
 from bridge.logins import LoginResult
-from bridge.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import ConfigError, JwtRules, PasswordPartnerConfig, RouteConfig
@@ -197,10 +199,6 @@ def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
 
 
 # --- redirect contract (DeveloperHub style) --------------------------------------------------------
-def _allowed_targets(rules: JwtRules) -> list[str]:
-    return [*rules.redirect_urls, *([rules.default_redirect_url] if rules.default_redirect_url else [])]
-
-
 async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | None:
     """Where a failed redirect login goes: with error_redirect_from_token, the token's own
     `error_redirect_url` — only when its signature verified with the partner's key and the URL
@@ -209,7 +207,7 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
         claims = await partner.verifier.signed_claims(token)
         candidate = claims.get("error_redirect_url") if claims else None
         configured = [rules.error_redirect_url] if rules.error_redirect_url else []
-        allowed = [*_allowed_targets(rules), *configured]
+        allowed = [*allowed_targets(rules), *configured]
         if isinstance(candidate, str) and redirect_allowed(candidate, allowed):
             return candidate
     return rules.error_redirect_url
@@ -217,16 +215,7 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
 
 async def _redirect_failure(partner: Partner, rules: JwtRules, token: str, message: str) -> web.Response:
     url = await _error_url(partner, rules, token)
-    if url:
-        base = url.split("#", 1)[0]
-        separator = "&" if urlsplit(base).query else "?"
-        location = f"{base}{separator}{urlencode({rules.error_param: message})}"
-        return web.Response(status=302, headers={"Location": location, **NO_STORE})
-    page = (
-        "<!doctype html><html><head><meta charset=utf-8><title>Sign-in failed</title></head>"
-        f"<body><h1>Sign-in failed</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return web.Response(status=401, text=page, content_type="text/html", headers=NO_STORE)
+    return error_redirect(url, rules.error_param, message) if url else failure_page(message)
 
 
 def _redirect_handler(partner: Partner) -> Handler:
@@ -236,34 +225,17 @@ def _redirect_handler(partner: Partner) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         token = request.query.get(rules.token_param, "")
         target = request.query.get("redirect") or rules.default_redirect_url
-        if not target or not redirect_allowed(target, _allowed_targets(rules)):
+        if not target or not redirect_allowed(target, allowed_targets(rules)):
             log_refusal(partner.id, "redirect address not allowed")
             return await _redirect_failure(partner, rules, token, "Redirect address not allowed")
         if not token:
             log_refusal(partner.id, f"no `{rules.token_param}`")
             return await _redirect_failure(partner, rules, token, "Invalid token")
-        try:
-            result = await request.app[LOGINS].login(
-                partner,
-                PartnerToken(token),
-                with_session=rules.redirect_with_session,
-                client_address=client_address(request, request.app[SETTINGS].trusted_proxies),
-            )
-        except Exception as error:
-            problem = login_problem(error, partner.id)
-            if problem is None:
-                raise
-            return await _redirect_failure(partner, rules, token, human_message(problem, error))
-        LOGIN_OUTCOMES.labels(partner.id, "success").inc()
-        fragment = {
-            "custom_token": result.custom_token,
-            "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),
-            "uid": result.user["uid"],
-        }
-        if result.session is not None:
-            fragment.update(id_token=result.session.id_token, refresh_token=result.session.refresh_token)
-        location = target.split("#", 1)[0] + "#" + urlencode(fragment)
-        return web.Response(status=302, headers={"Location": location, **NO_STORE})
+
+        async def fail(message: str) -> web.Response:
+            return await _redirect_failure(partner, rules, token, message)
+
+        return await complete_redirect_login(request, partner, token, target, fail)
 
     handler.__name__ = f"partner_redirect_{partner.id}"
     return handler
