@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -205,13 +204,19 @@ async def _mongodb(app: web.Application) -> AsyncIterator[None]:
     await app[MONGO_CLIENT].close()
 
 
+LOCK_SYNC_STOP_SECONDS = 5.0
+
+
 async def _login_locks(app: web.Application) -> AsyncIterator[None]:
     """Keeps this process's board of locked addresses in step with the other processes'."""
-    task = asyncio.create_task(app[LOGIN_ATTEMPTS].keep_locks_synced(), name="login-locks")
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[LOGIN_ATTEMPTS].keep_locks_synced(stop), name="login-locks")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    stop.set()
+    try:
+        await asyncio.wait_for(task, LOCK_SYNC_STOP_SECONDS)
+    except TimeoutError:  # a poll stuck on MongoDB: wait_for has cancelled it
+        log.warning("the login-lock poll did not stop in time")
 
 
 async def _outbound(app: web.Application) -> AsyncIterator[None]:

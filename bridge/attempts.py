@@ -19,6 +19,7 @@ pass during that second. A lock the board reports is confirmed in MongoDB before
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -130,10 +131,12 @@ class LoginAttempts(Store):
         for key in [key for key, until in self._known_locks.items() if until <= now]:
             del self._known_locks[key]
 
-    async def keep_locks_synced(self, interval: float = LOCK_SYNC_SECONDS) -> None:
-        """Runs for the life of the app; a failed poll keeps what the board knows."""
+    async def keep_locks_synced(self, stop: asyncio.Event, interval: float = LOCK_SYNC_SECONDS) -> None:
+        """Runs until `stop` is set; a failed poll keeps what the board knows. (Stopped by an event,
+        not by cancelling: a cancellation that lands inside the driver may come back as one of
+        its errors, which this loop must survive.)"""
         failing = False
-        while True:
+        while not stop.is_set():
             try:
                 await self.sync_locks()
                 failing = False
@@ -141,7 +144,8 @@ class LoginAttempts(Store):
                 if not failing:
                     log.warning("could not read login locks", extra={"error": type(error).__name__})
                 failing = True
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     def _learn(self, window: dict[str, Any], limit: int) -> None:
         if window["failures"] >= limit:
