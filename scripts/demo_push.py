@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from demo_token import demo_token
+from demo_token import DEMO_SECRET_FILE, demo_token
 from dev import DEMO_API_KEY_FILE
 
 BASE = f"http://127.0.0.1:{os.environ.get('BRIDGE_PORT', '8080')}"  # --port sets it
@@ -54,6 +54,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.port is not None:
         BASE = f"http://127.0.0.1:{args.port}"
+    call("GET", "/healthz")  # a bridge that does not answer is one line, before anything else
+    for needed in (DEMO_SECRET_FILE, DEMO_API_KEY_FILE):
+        if not needed.is_file():
+            raise SystemExit(f"demo_push: {needed} is missing; scripts/run writes it when it starts")
     login = call(
         "POST",
         "/v1/login",
