@@ -174,7 +174,9 @@ def main() -> None:
     args = parser.parse_args()
     claim_port(args.port, "bridge")  # before anything starts: fail loudly, naming who holds it
 
+    # SIGINT too: a shell that starts scripts/run in the background hands it SIGINT ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     partners, account = prepare_local_files()
     started: list[MongoServer | AuthEmulator | subprocess.Popen[bytes]] = []
     bridge: subprocess.Popen[bytes] | None = None
