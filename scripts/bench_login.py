@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +23,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from stack import MongoServer, free_port
+from stack import MongoServer, free_port, wait_ready
 
 ISSUER = "https://bench.local"
 
@@ -80,14 +79,12 @@ def start_bridge(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(200):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                return bridge
-        except OSError:
-            time.sleep(0.1)
-    bridge.kill()
-    raise SystemExit("bridge did not become ready")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", bridge)
+    except SystemExit:
+        bridge.kill()
+        raise
+    return bridge
 
 
 async def drive(port: int, tokens: list[str], concurrency: int) -> tuple[list[float], int, float]:

@@ -25,13 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 
-from stack import MongoServer, free_port
+from stack import MongoServer, free_port, wait_ready
 
 ISSUER = "https://bench.local"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -179,14 +178,12 @@ def start_bridge(
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
-                return bridge
-        except OSError:
-            time.sleep(0.1)
-    bridge.kill()
-    raise SystemExit(f"bridge in {cwd} did not become ready (log: {log})")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", bridge)
+    except SystemExit as failure:
+        bridge.kill()
+        raise SystemExit(f"{failure} (bridge in {cwd}, log: {log})") from None
+    return bridge
 
 
 def wrk(port: int, lua: Path, connections: int, threads: int, duration: int) -> str:

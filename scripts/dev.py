@@ -13,14 +13,11 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 from demo_token import DEMO_AUDIENCE, DEMO_ISSUER, DEMO_SECRET_FILE
-from stack import ROOT, AuthEmulator, MongoServer, claim_port, free_port
+from stack import ROOT, AuthEmulator, MongoServer, claim_port, free_port, wait_ready
 
 LOCAL = ROOT / "local"
 DEMO_API_KEY_FILE = LOCAL / "demo-api-key"
@@ -93,19 +90,6 @@ def ensure_demo_api_key(env: dict[str, str]) -> None:
     created = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     DEMO_API_KEY_FILE.write_text(created.stdout.strip() + "\n")
     DEMO_API_KEY_FILE.chmod(0o600)
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"bridge exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.2)
-    raise SystemExit(f"bridge not ready at {url} after {timeout} s")
 
 
 def try_it(port: int, partners: Path = DEMO_PARTNERS_FILE) -> str:

@@ -16,6 +16,18 @@ ISSUER = "https://login.acme.test"
 AUDIENCE = "bridge"
 
 
+def acme_like(**options: Any) -> dict[str, Any]:
+    """A partners-file entry verifying tokens the way acme does (HS256, acme's issuer and secret)."""
+    return {
+        "kind": "jwt",
+        "issuer": ISSUER,
+        "audience": "bridge",
+        "algorithms": ["HS256"],
+        "secret_file": "acme.secret",
+        **options,
+    }
+
+
 def _pem_public(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
     return (
         key.public_key()

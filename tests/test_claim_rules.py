@@ -11,18 +11,11 @@ import pytest
 
 from bridge.app import create_app
 
-from partner_tokens import ISSUER
+from partner_tokens import acme_like
 
 
 def rules_partner(**rules: Any) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": ISSUER,
-        "audience": "bridge",
-        "algorithms": ["HS256"],
-        "secret_file": "acme.secret",
-        **rules,
-    }
+    return acme_like(**rules)
 
 
 @pytest.fixture

@@ -10,19 +10,11 @@ import pytest
 from bridge.api_keys import ApiKeys
 from bridge.identity import normalised_email
 
-from partner_tokens import ISSUER
+from partner_tokens import acme_like
 
 
 def mail_partner(**options: Any) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": ISSUER,
-        "audience": "bridge",
-        "algorithms": ["HS256"],
-        "secret_file": "acme.secret",
-        "user_id_claim": "email",
-        **options,
-    }
+    return acme_like(**{"user_id_claim": "email", **options})
 
 
 @pytest.fixture

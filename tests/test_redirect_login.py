@@ -12,24 +12,19 @@ import pytest
 
 from bridge.api.redirect_login import redirect_allowed
 
-from partner_tokens import ISSUER
+from partner_tokens import acme_like
 
 APP = "https://app.acme.test/auth/"
 
 
 def web_partner(**options: Any) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": ISSUER,
-        "audience": "bridge",
-        "algorithms": ["HS256"],
-        "secret_file": "acme.secret",
+    redirects = {
         "single_use": True,
         "redirect_urls": [APP],
         "default_redirect_url": "https://app.acme.test/auth/done",
         "error_redirect_url": "https://app.acme.test/login-failed",
-        **options,
     }
+    return acme_like(**{**redirects, **options})
 
 
 @pytest.fixture

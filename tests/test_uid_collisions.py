@@ -11,7 +11,7 @@ import pytest
 
 from bridge.api_keys import ApiKeys
 
-from partner_tokens import ISSUER
+from partner_tokens import acme_like
 
 LONG_ID = "L" * 200
 LONG_UID = "acme:sha256:" + hashlib.sha256(LONG_ID.encode()).hexdigest()
@@ -19,14 +19,7 @@ LONG_UID = "acme:sha256:" + hashlib.sha256(LONG_ID.encode()).hexdigest()
 
 def twin(**options: Any) -> dict[str, Any]:
     """A partner sharing acme's issuer and secret, with its own uid_format."""
-    return {
-        "kind": "jwt",
-        "issuer": ISSUER,
-        "audience": "bridge",
-        "algorithms": ["HS256"],
-        "secret_file": "acme.secret",
-        **options,
-    }
+    return acme_like(**options)
 
 
 @pytest.fixture
