@@ -17,7 +17,7 @@ import contextlib
 import functools
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -142,39 +142,22 @@ class FirebaseAuth:
         return _DefaultClient(self._app)
 
     async def verify_id_token(self, id_token: str) -> dict[str, Any]:
-        _ascii_only(id_token)
-        try:
+        with _refused_as(id_token):
             claims: dict[str, Any] = await self._run(
                 auth.verify_id_token, id_token, app=self._app, clock_skew_seconds=5
             )
-        except IdTokenRejected as error:
-            raise IdTokenRejected(error.code, fingerprint(id_token)) from None
-        except RecursionError:  # a header nested past the JSON parser's depth
-            raise IdTokenRejected("RecursionError", fingerprint(id_token)) from None
         return claims
 
     async def create_session_cookie(self, id_token: str, lifetime: timedelta) -> str:
-        _ascii_only(id_token)
-        try:
+        with _refused_as(id_token):
             cookie: str = await self._run(auth.create_session_cookie, id_token, lifetime, app=self._app)
-        except IdTokenRejected as error:
-            raise IdTokenRejected(error.code, fingerprint(id_token)) from None
-        except auth.UserNotFoundError:  # a valid ID token of a user deleted from Firebase since
-            raise IdTokenRejected("UserNotFoundError", fingerprint(id_token)) from None
-        except RecursionError:
-            raise IdTokenRejected("RecursionError", fingerprint(id_token)) from None
         return cookie
 
     async def verify_session_cookie(self, cookie: str) -> dict[str, Any]:
-        _ascii_only(cookie)
-        try:
+        with _refused_as(cookie):
             claims: dict[str, Any] = await self._run(
                 auth.verify_session_cookie, cookie, app=self._app, clock_skew_seconds=5
             )
-        except IdTokenRejected as error:
-            raise IdTokenRejected(error.code, fingerprint(cookie)) from None
-        except RecursionError:
-            raise IdTokenRejected("RecursionError", fingerprint(cookie)) from None
         return claims
 
     async def revoke_refresh_tokens(self, uid: str, tenant_id: str | None = None) -> None:
@@ -227,6 +210,21 @@ class FirebaseAuth:
     async def delete_user(self, uid: str, tenant_id: str | None = None) -> None:
         with contextlib.suppress(auth.UserNotFoundError):
             await self._run(self._client(tenant_id).delete_user, uid)
+
+
+@contextlib.contextmanager
+def _refused_as(token: str) -> Iterator[None]:
+    """Checks an ID token or session cookie: every refusal is IdTokenRejected with a reason code
+    and the value's fingerprint, never the value (firebase-admin's messages quote it)."""
+    _ascii_only(token)
+    try:
+        yield
+    except IdTokenRejected as error:
+        raise IdTokenRejected(error.code, fingerprint(token)) from None
+    except auth.UserNotFoundError:  # a valid ID token of a user deleted from Firebase since
+        raise IdTokenRejected("UserNotFoundError", fingerprint(token)) from None
+    except RecursionError:  # a header nested past the JSON parser's depth
+        raise IdTokenRejected("RecursionError", fingerprint(token)) from None
 
 
 def _ascii_only(token: str) -> None:
