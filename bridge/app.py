@@ -13,14 +13,30 @@ from firebase_admin import credentials
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from bridge.accounts import Accounts
-from bridge.admin.audit import AuditLog
-from bridge.admin.service import AdminService
-from bridge.api.cors import setup_cors
-from bridge.api.routes import add_routes
-from bridge.api_keys import ApiKeys
-from bridge.attempts import LoginAttempts
-from bridge.components import (
+from bridge.firebase.auth_admin import FirebaseAuth
+from bridge.firebase.custom_tokens import CustomTokenMinter
+from bridge.firebase.service_account import load_service_account
+from bridge.firebase.sessions import SessionApi
+from bridge.infra.outbound import Outbound
+from bridge.partners import Partner, build_partners
+from bridge.push.fcm import AccessTokens, FcmSender
+from bridge.push.worker import DeliveryWorker
+from bridge.services.accounts import Accounts
+from bridge.services.admin import AdminService
+from bridge.services.logins import Logins
+from bridge.services.notifications import Notifications
+from bridge.settings import Settings
+from bridge.store.api_keys import ApiKeys
+from bridge.store.attempts import LoginAttempts
+from bridge.store.audit import AuditLog
+from bridge.store.devices import DeviceStore
+from bridge.store.idempotency import IdempotencyKeys
+from bridge.store.mongo import Document, open_client
+from bridge.store.outbox import Outbox
+from bridge.store.used_tokens import UsedTokens
+from bridge.store.users import UserStore
+from bridge.web.cors import setup_cors
+from bridge.web.keys import (
     ACCOUNTS,
     ADMIN_SERVICE,
     API_KEYS,
@@ -46,25 +62,9 @@ from bridge.components import (
     USED_TOKENS,
     USERS,
 )
-from bridge.database import Document, open_client
-from bridge.firebase.auth_admin import FirebaseAuth
-from bridge.firebase.custom_tokens import CustomTokenMinter
-from bridge.firebase.service_account import load_service_account
-from bridge.firebase.sessions import SessionApi
-from bridge.idempotency import IdempotencyKeys
-from bridge.logins import Logins
-from bridge.outbound import Outbound
-from bridge.partners import Partner, build_partners
-from bridge.problems import error_middleware
-from bridge.push.devices import DeviceStore
-from bridge.push.fcm import AccessTokens, FcmSender
-from bridge.push.notifications import Notifications
-from bridge.push.outbox import Outbox
-from bridge.push.worker import DeliveryWorker
-from bridge.request_log import request_log_middleware, take_over_request_logging
-from bridge.settings import Settings
-from bridge.used_tokens import UsedTokens
-from bridge.users import UserStore
+from bridge.web.problems import error_middleware
+from bridge.web.request_log import request_log_middleware, take_over_request_logging
+from bridge.web.routes import add_routes
 
 log = logging.getLogger("bridge.app")
 

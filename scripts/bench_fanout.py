@@ -23,7 +23,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from bridge.api_keys import ApiKeys
+from bridge.store.api_keys import ApiKeys
 
 from stack import ROOT, MongoServer, free_port
 

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.store.api_keys import ApiKeys
 
 from partner_server import PartnerServer
 from partner_tokens import PartnerKeys

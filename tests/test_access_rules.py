@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from test_push import finished, push_settings, token
 
-from bridge.__main__ import main
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.cli.main import main
+from bridge.store.api_keys import ApiKeys
 
 from partner_tokens import ISSUER
 

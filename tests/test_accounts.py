@@ -10,7 +10,7 @@ import jwt
 import pytest
 from firebase_admin import auth
 
-from bridge.api_keys import ApiKeys
+from bridge.store.api_keys import ApiKeys
 
 
 @pytest.fixture

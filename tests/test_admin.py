@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from firebase_admin import auth
 
-from bridge.__main__ import main
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.cli.main import main
+from bridge.store.api_keys import ApiKeys
 
 from browser import CHROMIUM, Browser
 from conftest import PROJECT_ID

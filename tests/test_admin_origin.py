@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.store.api_keys import ApiKeys
 
 
 @pytest.fixture

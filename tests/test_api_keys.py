@@ -7,9 +7,9 @@ import asyncio
 import jwt
 import pytest
 
-from bridge.__main__ import main
-from bridge.api.access import requires_scope
-from bridge.api_keys import ApiKeys
+from bridge.cli.main import main
+from bridge.store.api_keys import ApiKeys
+from bridge.web.access import requires_scope
 
 
 @pytest.fixture

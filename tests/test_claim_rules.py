@@ -125,7 +125,7 @@ async def test_an_expired_record_not_yet_swept_does_not_block_reuse(db):
     """TTL sweeps run late: the query itself treats an expired record as absent."""
     from datetime import UTC, datetime, timedelta
 
-    from bridge.used_tokens import UsedTokens
+    from bridge.store.used_tokens import UsedTokens
 
     used = UsedTokens(db)
     past = datetime.now(UTC) - timedelta(seconds=5)

@@ -8,7 +8,7 @@ import secrets
 
 from firebase_admin import credentials
 
-from bridge.__main__ import main
+from bridge.cli.main import main
 
 
 def test_generated_service_account_loads_in_firebase_admin_and_is_owner_only(tmp_path, capsys):

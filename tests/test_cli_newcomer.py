@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bridge.logs import TextFormatter
+from bridge.infra.logs import TextFormatter
 
 from dev import write_env_file
 from stack import ROOT, free_port

@@ -77,7 +77,7 @@ async def test_acknowledged_login_counts_survive_a_sigkill(aiohttp_client, make_
 
 
 def settings_database(client: Any) -> str:
-    from bridge.components import SETTINGS
+    from bridge.web.keys import SETTINGS
 
     name: str = client.server.app[SETTINGS].mongodb_database
     return name

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bridge.api_keys import ApiKeys
 from bridge.identity import normalised_email
+from bridge.store.api_keys import ApiKeys
 
 from partner_tokens import acme_like
 

@@ -17,8 +17,8 @@ from test_claim_rules import rules_partner
 from test_firebase_user import partner as firebase_user_partner
 from test_partner_routes import token_partner
 
-from bridge.api_keys import ApiKeys
 from bridge.app import FIREBASE_QUEUE, FIREBASE_THREADS, create_app
+from bridge.store.api_keys import ApiKeys
 
 from conftest import PROJECT_ID
 from stack import AuthEmulator, free_port

@@ -11,9 +11,9 @@ import pytest
 from firebase_admin import auth
 from test_admin import cli, cli_env, wipe_emulator  # noqa: F401  (cli_env: a fixture used below)
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
-from bridge.components import FIREBASE_AUTH
+from bridge.store.api_keys import ApiKeys
+from bridge.web.keys import FIREBASE_AUTH
 
 from fault_proxy import FaultProxy
 from partner_tokens import AUDIENCE, ISSUER

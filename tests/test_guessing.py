@@ -12,9 +12,9 @@ import jwt
 import pytest
 from test_password_partners import PASSWORD, shop_partner
 
-from bridge.__main__ import main
 from bridge.app import create_app
-from bridge.components import LOGIN_ATTEMPTS
+from bridge.cli.main import main
+from bridge.web.keys import LOGIN_ATTEMPTS
 
 from partner_tokens import ISSUER
 

@@ -8,8 +8,8 @@ import logging
 import time
 import uuid
 
-from bridge.api_keys import ApiKeys
-from bridge.logs import JsonFormatter
+from bridge.infra.logs import JsonFormatter
+from bridge.store.api_keys import ApiKeys
 
 
 async def test_healthz_and_readyz(client):

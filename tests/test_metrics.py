@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.store.api_keys import ApiKeys
 
 
 async def test_metrics_count_requests_logins_and_tokens_without_user_data(client, keys, db):

@@ -9,9 +9,9 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from bridge.api.openapi import openapi_document
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.store.api_keys import ApiKeys
+from bridge.web.openapi import openapi_document
 
 
 async def test_the_document_is_served_and_valid_openapi_3_1(client):

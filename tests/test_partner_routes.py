@@ -163,7 +163,7 @@ async def test_session_contracts_need_the_web_api_key(make_settings):
 
 
 async def test_accounts_answer_the_same_token_fields_as_login(client, db):
-    from bridge.api_keys import ApiKeys
+    from bridge.store.api_keys import ApiKeys
 
     _, writer = await ApiKeys(db).create("backend", {"accounts:write"})
     response = await client.post(

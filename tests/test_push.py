@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
-from bridge.user_refs import parse_user_ref
+from bridge.store.api_keys import ApiKeys
+from bridge.store.user_refs import parse_user_ref
 
 from fcm_standin import FcmStandIn
 

@@ -19,8 +19,8 @@ import aiohttp
 import pytest
 from test_push import add_device, finished, make_user, push_settings, send, token
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.store.api_keys import ApiKeys
 
 from fcm_standin import FcmStandIn
 from stack import free_port

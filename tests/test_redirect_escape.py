@@ -13,7 +13,7 @@ import pytest
 from test_redirect_login import web_partner
 from yarl import URL
 
-from bridge.api.redirect_target import redirect_allowed, remove_dot_segments
+from bridge.web.redirect_target import redirect_allowed, remove_dot_segments
 
 APP = "https://app.acme.test/auth/"
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bridge.api.redirect_login import redirect_allowed
+from bridge.web.redirect_login import redirect_allowed
 
 from partner_tokens import acme_like
 

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from every_credential import credentials, serve_bridge
 
-from bridge.api.openapi import openapi_document
-from bridge.logs import JsonFormatter, TextFormatter
+from bridge.infra.logs import JsonFormatter, TextFormatter
+from bridge.web.openapi import openapi_document
 
 PIECE = 12
 

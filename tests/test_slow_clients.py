@@ -1,8 +1,8 @@
 """Slow clients (slowloris) cannot hold connections for ever. Found from outside: a connection that
 sent nothing, a few header bytes, or headers and part of a body was still open after 151 s (aiohttp
 has no limit before a first request, nor on reading a body). Now a first request's headers must
-arrive within bridge.malformed.FIRST_REQUEST_SECONDS and a body within
-bridge.api.bodies.BODY_READ_SECONDS (shortened here so the test does not wait)."""
+arrive within bridge.web.malformed.FIRST_REQUEST_SECONDS and a body within
+bridge.web.bodies.BODY_READ_SECONDS (shortened here so the test does not wait)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import logging
 import pytest
 from aiohttp import web
 
-from bridge import malformed
-from bridge.api import bodies
 from bridge.app import create_app
+from bridge.web import bodies, malformed
 
 
 @pytest.fixture

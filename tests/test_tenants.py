@@ -11,8 +11,8 @@ import jwt
 import pytest
 from firebase_admin import auth, credentials, tenant_mgt
 
-from bridge.api_keys import ApiKeys
 from bridge.app import create_app
+from bridge.store.api_keys import ApiKeys
 
 from conftest import PROJECT_ID
 from partner_tokens import ISSUER

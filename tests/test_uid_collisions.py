@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bridge.api_keys import ApiKeys
+from bridge.store.api_keys import ApiKeys
 
 from partner_tokens import acme_like
 

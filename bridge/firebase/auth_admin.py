@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import firebase_admin
 from firebase_admin import auth, credentials, exceptions, tenant_mgt
 
-from bridge.logs import fingerprint
+from bridge.infra.logs import fingerprint
 
 T = TypeVar("T")
 

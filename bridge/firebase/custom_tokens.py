@@ -11,7 +11,7 @@ from typing import Any
 from firebase_admin import credentials
 from google.auth import jwt as google_jwt
 
-from bridge.metrics import CUSTOM_TOKENS
+from bridge.infra.metrics import CUSTOM_TOKENS
 
 FIREBASE_AUDIENCE = (
     "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit"

@@ -8,8 +8,8 @@ from typing import Any
 
 import jwt
 
-from bridge.metrics import SESSIONS
-from bridge.outbound import Outbound, UpstreamError
+from bridge.infra.metrics import SESSIONS
+from bridge.infra.outbound import Outbound, UpstreamError
 
 TIMEOUT_SECONDS = 10
 

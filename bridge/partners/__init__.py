@@ -7,9 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bridge.attempts import Counter, LoginAttempts, invalid_key
 from bridge.identity import ExternalIdentity, developer_claims, federated_uid, normalised_email
-from bridge.outbound import Outbound
+from bridge.infra.outbound import Outbound
 from bridge.partners.base import Verifier
 from bridge.partners.config import (
     JwtPartnerConfig,
@@ -22,6 +21,7 @@ from bridge.partners.jwt_token import JwtVerifier, KeySource, SingleKey
 from bridge.partners.keys import load_verification_key
 from bridge.partners.oidc import OidcDiscovery
 from bridge.partners.password import PasswordVerifier
+from bridge.store.attempts import Counter, LoginAttempts, invalid_key
 
 log = logging.getLogger("bridge.partners")
 

@@ -24,8 +24,8 @@ from typing import Any
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
-from bridge.metrics import JWKS_FETCHES
-from bridge.outbound import Outbound, UpstreamError
+from bridge.infra.metrics import JWKS_FETCHES
+from bridge.infra.outbound import Outbound, UpstreamError
 from bridge.partners.base import CredentialRejected, KeysUnavailable
 from bridge.partners.config import RSA_ALGORITHMS, KeySetRules
 from bridge.partners.keys import VerificationKey

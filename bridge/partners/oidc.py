@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bridge.outbound import Outbound
+from bridge.infra.outbound import Outbound
 from bridge.partners.config import require_https_url
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"

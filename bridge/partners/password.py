@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bridge.attempts import Counter, LoginAttempts, address_key, user_key
 from bridge.identity import ExternalIdentity, normalised_email
-from bridge.outbound import Outbound, UpstreamError, UpstreamTimeout
+from bridge.infra.outbound import Outbound, UpstreamError, UpstreamTimeout
 from bridge.partners.base import Credential, CredentialRejected, PasswordLogin, WrongCredentialKind
 from bridge.partners.config import PasswordPartnerConfig
 from bridge.partners.jwt_token import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, external_id, optional_text
+from bridge.store.attempts import Counter, LoginAttempts, address_key, user_key
 
 log = logging.getLogger("bridge.password")
 

@@ -26,8 +26,8 @@ import google.auth.transport.requests
 from firebase_admin import credentials
 from google.oauth2 import service_account
 
-from bridge.metrics import FCM_OAUTH_FAILURES
-from bridge.outbound import Outbound, UpstreamError
+from bridge.infra.metrics import FCM_OAUTH_FAILURES
+from bridge.infra.outbound import Outbound, UpstreamError
 
 log = logging.getLogger("bridge.fcm")
 

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bridge.database import Document
-from bridge.metrics import (
+from bridge.infra.metrics import (
     FCM_SENDS,
     OUTBOX_DEPTH,
     OUTBOX_OLDEST_SECONDS,
@@ -39,9 +38,10 @@ from bridge.metrics import (
     PUSH_WORKER_FAILING,
     PUSH_WORKER_RESTARTS,
 )
-from bridge.push.devices import DeviceStore
 from bridge.push.fcm import FcmSender, FcmUnavailable, SendOutcome
-from bridge.push.outbox import DeliveryResult, Outbox
+from bridge.store.devices import DeviceStore
+from bridge.store.mongo import Document
+from bridge.store.outbox import DeliveryResult, Outbox
 
 log = logging.getLogger("bridge.push")
 

@@ -1,1 +1,0 @@
-"""Administration: verify that users exist alike in MongoDB and Firebase, act on them, audit it."""

@@ -1,0 +1,1 @@
+"""Use cases: logins, accounts, admin, notifications."""

@@ -1,0 +1,75 @@
+"""Backend account creation: one user, the same uid, in MongoDB and in Firebase Auth."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bridge.firebase.auth_admin import EmailInUse, FirebaseAuth, PhoneInUse
+from bridge.partners import Partner
+from bridge.store.users import FIREBASE_USER_CREATED, UserStore
+
+log = logging.getLogger("bridge.accounts")
+
+
+class AccountConflict(Exception):
+    """Another Firebase user already has this email or phone number."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is already used by another user")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    external_id: str
+    email: str | None = None
+    display_name: str | None = None
+    phone_number: str | None = None
+    claims: dict[str, Any] | None = None
+    disabled: bool = False
+
+
+class Accounts:
+    def __init__(self, users: UserStore, firebase: FirebaseAuth) -> None:
+        self._users = users
+        self._firebase = firebase
+
+    async def create(self, partner: Partner, account: NewAccount) -> tuple[dict[str, Any], bool]:
+        """(user record, created). Idempotent per (partner, external_id): an existing account is
+        returned as it is, and its Firebase user is created if it is missing.
+
+        MongoDB goes first (its unique index settles concurrent requests); Firebase follows. When
+        Firebase refuses the email or phone number, a MongoDB record made by this call is removed
+        again, so the two stores never disagree about a new account."""
+        uid = partner.uid_for_external(account.external_id)
+        fields = {
+            name: value
+            for name, value in (
+                ("email", account.email),
+                ("display_name", account.display_name),
+                ("phone_number", account.phone_number),
+            )
+            if value is not None
+        }
+        record_fields = {**fields, "custom_claims": dict(account.claims or {}), "disabled": account.disabled}
+        user, created = await self._users.create_account(partner.id, account.external_id, uid, record_fields)
+        tenant = partner.config.tenant_id
+        try:
+            made = await self._firebase.create_user(uid, {**fields, "disabled": account.disabled}, tenant)
+        except (EmailInUse, PhoneInUse) as error:
+            if created:
+                await self._users.delete(uid)
+            raise AccountConflict("email" if isinstance(error, EmailInUse) else "phone_number") from None
+        except Exception:
+            if created:
+                await self._users.delete(uid)  # nothing half-made stays behind
+            raise
+        if user.get("firebase_user") not in (None, FIREBASE_USER_CREATED):
+            await self._users.mark_firebase_user_created(uid)  # a login-made record, now in Firebase
+        if made and account.claims:
+            await self._firebase.set_custom_claims(uid, account.claims, tenant)
+        if made and not created:
+            log.warning("firebase user was missing for an existing account; created it", extra={"uid": uid})
+        return user, created

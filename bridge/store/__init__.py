@@ -1,0 +1,1 @@
+"""MongoDB: the only code that touches collections."""

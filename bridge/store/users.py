@@ -1,0 +1,236 @@
+"""The user store: one MongoDB collection of users keyed by (partner, external_id) and by uid."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from bridge.identity import ExternalIdentity
+from bridge.store.mongo import Document, Store
+
+log = logging.getLogger("bridge.users")
+
+USERS_COLLECTION = "users"
+# MongoDB's _id stays internal.
+_PUBLIC_PROJECTION = {"_id": False}
+PUBLIC_FIELDS = (
+    "uid",
+    "partner",
+    "external_id",
+    "email",
+    "display_name",
+    "phone_number",
+    "disabled",
+    "claims",
+    "custom_claims",
+    "created_at",
+    "updated_at",
+    "last_login_at",
+    "login_count",
+)
+
+
+# The record's `firebase_user`: "on_sign_in" — made by a login; Firebase creates the Auth user when
+# the app first signs in with the custom token (until then: "pending first sign-in", not drift);
+# "on_first_login" — bridge creates it during the login and has not managed yet; "created" — bridge
+# made it. Records without the field (accounts, older records) are expected in Firebase.
+FIREBASE_USER_ON_SIGN_IN = "on_sign_in"
+FIREBASE_USER_CREATED = "created"
+
+
+def pending_first_sign_in(user: Mapping[str, Any] | None) -> bool:
+    """A login-made record whose Firebase user appears when the app first signs in. Records from
+    before the `firebase_user` field count when only logins ever wrote them (no `custom_claims`:
+    /v1/accounts, reconcile and admins always write that field, and they make the Firebase user)."""
+    if user is None:
+        return False
+    if "firebase_user" in user:
+        return bool(user["firebase_user"] == FIREBASE_USER_ON_SIGN_IN)
+    return "custom_claims" not in user and int(user.get("login_count") or 0) >= 1
+
+
+class UserDisabled(Exception):
+    """The user exists and is disabled: no login, no session."""
+
+
+class UidConflict(Exception):
+    """The uid this user would get already belongs to another (partner, external id), e.g. two
+    partners with `uid_format = "{external_id}"` and the same id."""
+
+    def __init__(self, uid: str, owner_partner: str) -> None:
+        super().__init__(f"uid {uid!r} already belongs to a user of partner {owner_partner!r}")
+        self.uid = uid
+        self.owner_partner = owner_partner
+
+
+class UserStore(Store):
+    """Owns the `users` collection and its indexes."""
+
+    collection_name = USERS_COLLECTION
+
+    async def create_indexes(self) -> None:
+        """The unique indexes the race-safe upsert relies on."""
+        await self.collection.create_index(
+            [("partner", ASCENDING), ("external_id", ASCENDING)], unique=True, name="partner_external_id"
+        )
+        await self.collection.create_index("uid", unique=True, name="uid")
+
+    async def ping(self) -> None:
+        await self.database.command("ping")
+
+    async def record_login(
+        self,
+        identity: ExternalIdentity,
+        uid: str,
+        claims: Mapping[str, Any],
+        now: datetime | None = None,
+        *,
+        count: bool = True,
+        firebase_user: str | None = None,
+    ) -> Document:
+        """Create the user on first login, refresh the profile on later ones; one round trip.
+        With `count`, the login is counted (login_count, last_login_at) in the same write; without,
+        it is counted later by `count_login`, once the login has completed (sessions).
+
+        Concurrent first logins of one user are safe: with the unique index, MongoDB retries the
+        losing upsert as an update, and a duplicate-key error that still escapes is retried here.
+        """
+        await self.ensure_indexes()
+        now = now or datetime.now(UTC)
+        profile: dict[str, Any] = {"claims": dict(claims), "updated_at": now}
+        if count:
+            profile["last_login_at"] = now
+        if identity.email is not None:
+            profile["email"] = identity.email
+        if identity.display_name is not None:
+            profile["display_name"] = identity.display_name
+        update: dict[str, Any] = {
+            "$set": profile,
+            "$setOnInsert": {
+                "uid": uid,
+                "partner": identity.partner,
+                "external_id": identity.external_id,
+                "disabled": False,
+                "created_at": now,
+                # How the Firebase Auth user comes to be (see FIREBASE_USER_STATES).
+                **({"firebase_user": firebase_user} if firebase_user else {}),
+            },
+        }
+        if count:
+            update["$inc"] = {"login_count": 1}
+        else:
+            update["$setOnInsert"]["login_count"] = 0
+        # A disabled user does not match, so the upsert collides with it instead of updating it.
+        key = {"partner": identity.partner, "external_id": identity.external_id, "disabled": {"$ne": True}}
+        for attempt in (1, 2):
+            try:
+                user: Document | None = await self.collection.find_one_and_update(
+                    key,
+                    update,
+                    upsert=True,
+                    projection=_PUBLIC_PROJECTION,
+                    return_document=ReturnDocument.AFTER,
+                )
+                assert user is not None  # upsert with ReturnDocument.AFTER always returns one
+                return user
+            except DuplicateKeyError:
+                await self.refuse_conflicts(identity.partner, identity.external_id, uid)
+                if attempt == 2:
+                    raise
+                log.info("retrying a login upsert that lost a race", extra={"partner": identity.partner})
+        raise AssertionError("unreachable")
+
+    async def refuse_conflicts(self, partner: str, external_id: str, uid: str) -> None:
+        """Raise UserDisabled when this user exists and is disabled, UidConflict when `uid` belongs
+        to someone else. One read; run before any write a refused login must not make."""
+        found = self.collection.find(
+            {"$or": [{"partner": partner, "external_id": external_id}, {"uid": uid}]},
+            {"partner": True, "external_id": True, "uid": True, "disabled": True},
+        )
+        async for user in found:
+            if (user.get("partner"), user.get("external_id")) == (partner, external_id):
+                if user.get("disabled"):
+                    raise UserDisabled(uid)
+            elif user.get("uid") == uid:
+                raise UidConflict(uid, str(user.get("partner")))
+
+    async def count_login(self, uid: str, now: datetime | None = None) -> Document | None:
+        """Count a completed login of a user recorded by `record_login(count=False)`."""
+        user: Document | None = await self.collection.find_one_and_update(
+            {"uid": uid},
+            {"$inc": {"login_count": 1}, "$set": {"last_login_at": now or datetime.now(UTC)}},
+            projection=_PUBLIC_PROJECTION,
+            return_document=ReturnDocument.AFTER,
+        )
+        return user
+
+    async def create_account(
+        self, partner: str, external_id: str, uid: str, fields: Mapping[str, Any]
+    ) -> tuple[Document, bool]:
+        """The account for (partner, external_id), created with `fields` if it does not exist;
+        (record, created). An existing account is returned unchanged."""
+        await self.ensure_indexes()
+        now = datetime.now(UTC)
+        key = {"partner": partner, "external_id": external_id}
+        insert = {
+            "uid": uid,
+            **key,
+            "disabled": False,
+            "claims": {},
+            "custom_claims": {},
+            "login_count": 0,
+            "created_at": now,
+            "updated_at": now,
+            **fields,
+        }
+        try:
+            result = await self.collection.update_one(key, {"$setOnInsert": insert}, upsert=True)
+            created = result.upserted_id is not None
+        except DuplicateKeyError:
+            created = False  # a concurrent request created it a moment ago, or the uid is taken
+        user = await self.collection.find_one(key, _PUBLIC_PROJECTION)
+        if user is None:
+            await self.refuse_conflicts(partner, external_id, uid)
+            raise UidConflict(uid, "?")  # pragma: no cover - the owner was deleted meanwhile
+        return user, created
+
+    async def mark_firebase_user_created(self, uid: str) -> None:
+        """bridge has made (or found) this user's Firebase Auth user."""
+        await self.collection.update_one({"uid": uid}, {"$set": {"firebase_user": FIREBASE_USER_CREATED}})
+
+    async def delete(self, uid: str) -> bool:
+        result = await self.collection.delete_one({"uid": uid})
+        return result.deleted_count == 1
+
+    async def revoke_sessions(self, uid: str, at: datetime | None = None) -> None:
+        """Sessions that began before `at` stop working (bridge checks this on every ID token)."""
+        await self.collection.update_one(
+            {"uid": uid}, {"$set": {"sessions_revoked_at": at or datetime.now(UTC)}}
+        )
+
+    async def find_by_uid(self, uid: str) -> Document | None:
+        user: Document | None = await self.collection.find_one({"uid": uid}, _PUBLIC_PROJECTION)
+        return user
+
+    async def find_by_external_id(self, partner: str, external_id: str) -> Document | None:
+        user: Document | None = await self.collection.find_one(
+            {"partner": partner, "external_id": external_id}, _PUBLIC_PROJECTION
+        )
+        return user
+
+
+_DEFAULTS: dict[str, Any] = {"disabled": False, "custom_claims": {}}
+
+
+def public_user(user: Mapping[str, Any]) -> dict[str, Any]:
+    """The user record as JSON for clients, in a stable field order (times as ISO 8601)."""
+    public = {}
+    for name in PUBLIC_FIELDS:
+        value = user.get(name, _DEFAULTS.get(name))
+        public[name] = value.isoformat() if isinstance(value, datetime) else value
+    return public

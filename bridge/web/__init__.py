@@ -1,0 +1,1 @@
+"""All HTTP: routes, handlers, middlewares, pages."""

@@ -1,0 +1,150 @@
+"""POST /v1/accounts: partner backends create users in MongoDB and Firebase Auth at once."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bridge.firebase.auth_admin import AuthRefusedInput
+from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.identity import check_claims
+from bridge.partners.config import PARTNER_ID_PATTERN
+from bridge.services.accounts import AccountConflict, NewAccount
+from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch, fingerprint
+from bridge.store.users import UidConflict, public_user
+from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.bodies import read_body
+from bridge.web.failures import answered, uid_conflict
+from bridge.web.keys import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
+from bridge.web.login import partner_named
+from bridge.web.problems import Problem, bad_request
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
+# Checked by pydantic's (Rust) regex engine and stated in the contract: one reading of `\s` for
+# both (Python's `re` also counts \x1c-\x1f as blanks, which JSON Schema tools do not).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+class AccountBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    partner: Annotated[str, Field(pattern=PARTNER_ID_PATTERN)]
+    external_id: Annotated[str, Field(min_length=1, max_length=1024)]
+    email: Annotated[str, Field(max_length=320, pattern=EMAIL_PATTERN)] | None = None
+    display_name: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    phone: Annotated[str, Field(pattern=E164_PATTERN)] | None = None
+    claims: dict[str, Any] | None = None
+    disabled: bool = False
+    session: bool = False
+
+    @field_validator("claims")
+    @classmethod
+    def _claims_within_firebase_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            check_claims(value)
+        return value
+
+
+@requires_scope("accounts:write")
+async def create_account(request: web.Request) -> web.Response:
+    body = await read_body(request, AccountBody)
+    if not request[API_KEY].may_act_for(body.partner):
+        raise key_bound_to_partner(request[API_KEY])
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        status, result = await _create(request, body)
+        return web.json_response(await _answer(request, body, result), status=status)
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1-255 of A-Z a-z 0-9 . _ : -")
+    return await _create_once(
+        request, body, key, fingerprint(request.method, request.path, body.model_dump(mode="json"))
+    )
+
+
+async def _create_once(
+    request: web.Request, body: AccountBody, key: str, request_fingerprint: str
+) -> web.Response:
+    store, caller = request.app[IDEMPOTENCY_KEYS], request[API_KEY].key_id
+    try:
+        replay = await store.begin(caller, key, request_fingerprint)
+    except IdempotencyMismatch:
+        raise Problem(
+            422,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            f"This {IDEMPOTENCY_HEADER} was used with a different request.",
+        ) from None
+    except IdempotencyInProgress:
+        raise Problem(
+            409,
+            "idempotency-key-in-progress",
+            "Request in progress",
+            f"A request with this {IDEMPOTENCY_HEADER} is still running; retry shortly.",
+            headers={"Retry-After": "1"},
+        ) from None
+    if replay is not None:
+        response = web.json_response(await _answer(request, body, replay.result), status=replay.status)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    try:
+        status, result = await _create(request, body)
+    except BaseException:
+        await store.abandon(caller, key)
+        raise
+    await store.finish(caller, key, status, result)
+    return web.json_response(await _answer(request, body, result), status=status)
+
+
+async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[str, Any]]:
+    partner = partner_named(request, body.partner)
+    account = NewAccount(
+        partner.external_id_of(body.external_id),
+        body.email,
+        body.display_name,
+        body.phone,
+        body.claims,
+        body.disabled,
+    )
+    try:
+        user, created = await answered(request.app[ACCOUNTS].create(partner, account))
+    except AccountConflict as conflict:
+        raise Problem(
+            409,
+            "account-conflict",
+            "Conflict",
+            f"The {conflict.field} is already used by another Firebase user.",
+        ) from None
+    except UidConflict as error:
+        raise uid_conflict(error) from None
+    except AuthRefusedInput as error:
+        raise bad_request(f"Firebase refused the account: {error}") from None
+    return (201 if created else 200), {"uid": user["uid"], "created": created}
+
+
+async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any]) -> dict[str, Any]:
+    """The user as it is now, with a fresh custom token (and session if asked)."""
+    user = await request.app[USERS].find_by_uid(result["uid"])
+    if user is None:
+        raise Problem(404, "unknown-user", "Unknown user", "The account no longer exists.")
+    partner = partner_named(request, user["partner"])
+    tenant = partner.config.tenant_id
+    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
+    answer: dict[str, Any] = {
+        "user": public_user(user),
+        "created": result["created"],
+        "token_type": "Bearer",
+        "custom_token": custom_token,
+        "jwt_token": custom_token,  # the same token fields as login (FlutterFlow-style apps)
+        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
+    }
+    if body.session:
+        session = await answered(request.app[SESSION_API].sign_in(custom_token, tenant))
+        answer["session"] = session.as_json()
+        answer["id_token"] = session.id_token
+        answer["refresh_token"] = session.refresh_token
+    return answer

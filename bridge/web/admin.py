@@ -1,0 +1,163 @@
+"""The admin HTTP API under /admin/v1 (admin credential required on every route)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
+from bridge.services.verdict import mongodb_view
+from bridge.store.user_refs import BadUserRef
+from bridge.web.access import ADMIN, requires_admin
+from bridge.web.bodies import read_body
+from bridge.web.failures import answered
+from bridge.web.keys import ADMIN_SERVICE, AUDIT_LOG
+from bridge.web.problems import Problem, bad_request
+from bridge.web.request_log import current_request_id
+
+T = TypeVar("T")
+Query = TypeVar("Query", bound=BaseModel)
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Query date-times are RFC 3339 with a time zone, as documented (`format: date-time`): not a
+    number of seconds (`since=0.5`) nor a date without a zone, which pydantic would also take."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a time zone, e.g. 2026-11-01T00:00:00Z")
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
+class UserQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partner: str | None = None
+    email: str | None = None
+    uid_prefix: Annotated[str, Field(max_length=256)] | None = None
+    created_from: DateTime | None = None
+    created_to: DateTime | None = None
+    disabled: bool | None = None
+    cursor: Annotated[str, Field(max_length=2048)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    verify: bool = False
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: DateTime | None = None
+    limit: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
+class ClaimsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    claims: dict[str, Any]
+
+
+def parse_query(request: web.Request, model: type[Query]) -> Query:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as error:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in error.errors(include_input=False, include_url=False)
+        ]
+        raise bad_request("The query has invalid parameters.", errors) from None
+
+
+async def admin_call(call: Awaitable[T]) -> T:
+    """An admin service call, its known failures answered as problems."""
+    try:
+        return await answered(call)
+    except UserNotFound:
+        raise Problem(404, "unknown-user", "Unknown user", "Neither store knows this user.") from None
+    except (BadUserRef, ValueError) as error:
+        raise bad_request(str(error)) from None
+    except PartlyApplied as error:
+        raise Problem(
+            502, "partly-applied", "Partly applied", f"{error}. GET the user to see the verdict, then retry."
+        ) from None
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@requires_admin
+async def list_users(request: web.Request) -> web.Response:
+    query = parse_query(request, UserQuery)
+    filters = UserFilter(
+        query.partner, query.email, query.uid_prefix, query.created_from, query.created_to, query.disabled
+    )
+    service = request.app[ADMIN_SERVICE]
+    page = await admin_call(service.list_users(filters, query.cursor, query.limit))
+    if query.verify:
+        rows: list[Any] = await admin_call(service.with_verdicts(page["users"]))
+    else:
+        rows = [mongodb_view(user) for user in page["users"]]
+    return web.json_response({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]})
+
+
+@requires_admin
+async def show_user(request: web.Request) -> web.Response:
+    return web.json_response(await admin_call(request.app[ADMIN_SERVICE].verify(request.match_info["ref"])))
+
+
+def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[dict[str, Any]]]) -> Any:
+    @requires_admin
+    async def handler(request: web.Request) -> web.Response:
+        result = await admin_call(
+            run(request, request.match_info["ref"], request[ADMIN], current_request_id())
+        )
+        return web.json_response(result)
+
+    return handler
+
+
+disable_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid))
+enable_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid))
+revoke_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid))
+delete_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid))
+
+
+@requires_admin
+async def replace_claims(request: web.Request) -> web.Response:
+    body = await read_body(request, ClaimsBody)
+    service = request.app[ADMIN_SERVICE]
+    result = await admin_call(
+        service.replace_claims(request.match_info["ref"], body.claims, request[ADMIN], current_request_id())
+    )
+    return web.json_response(result)
+
+
+@requires_admin
+async def audit(request: web.Request) -> web.Response:
+    query = parse_query(request, AuditQuery)
+    entries = await request.app[AUDIT_LOG].search(
+        actor=query.actor, action=query.action, target=query.target, since=query.since, limit=query.limit
+    )
+    return web.json_response({"entries": jsonable(entries)})
+
+
+@requires_admin
+async def reconcile(request: web.Request) -> web.Response:
+    """A dry run: what `bridge admin reconcile` would report (it fixes only with --fix)."""
+    report = await admin_call(request.app[ADMIN_SERVICE].reconcile(fix=False, actor=request[ADMIN]))
+    return web.json_response(report.as_json())

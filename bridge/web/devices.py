@@ -1,0 +1,115 @@
+"""Devices: signed-in users register their FCM tokens; backends can do it for a user reference."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridge.store.devices import public_device, token_hint
+from bridge.store.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
+from bridge.web.access import API_KEY, USER, requires_scope, requires_user
+from bridge.web.bodies import read_body
+from bridge.web.keys import AUDIT_LOG, DEVICES, USERS
+from bridge.web.problems import Problem, bad_request
+from bridge.web.request_log import current_request_id
+
+log = logging.getLogger("bridge.devices")
+
+FcmToken = Annotated[str, Field(min_length=20, max_length=4096, pattern=r"^[A-Za-z0-9_:\-\.]+$")]
+
+
+class DeviceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    token: FcmToken
+    platform: Literal["android", "ios", "web"] | None = None
+    app_id: Annotated[str, Field(max_length=256)] | None = None
+
+
+class RemoveDeviceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    token: FcmToken
+
+
+async def _register(request: web.Request, uid: str, actor: str, bound_to: str | None = None) -> web.Response:
+    body = await read_body(request, DeviceBody)
+    if bound_to is not None:
+        # A key bound to one partner never takes a device away from another partner's user.
+        owner = await request.app[DEVICES].owner_of(body.token)
+        owner_user = await request.app[USERS].find_by_uid(owner) if owner not in (None, uid) else None
+        if owner_user is not None and owner_user.get("partner") != bound_to:
+            raise Problem(
+                403,
+                "forbidden",
+                "Forbidden",
+                f"This device is registered to a user of another partner than {bound_to!r}.",
+            )
+    new, moved_from = await request.app[DEVICES].register(uid, body.token, body.platform, body.app_id)
+    if moved_from is not None:
+        # The token belonged to another user (an app reinstalled and signed in as someone else):
+        # it moves, so pushes follow the person now using the device, and the move is audited.
+        hint = token_hint(body.token)
+        log.info("device moved to another user", extra={"from_uid": moved_from, "to_uid": uid, "token": hint})
+        await request.app[AUDIT_LOG].record(
+            actor,
+            "device-moved",
+            moved_from,
+            {"uid": moved_from, "token": hint},
+            {"uid": uid, "token": hint},
+            current_request_id(),
+        )
+    devices = await request.app[DEVICES].of_user(uid)
+    return web.json_response(
+        {"uid": uid, "devices": [public_device(d) for d in devices]}, status=201 if new else 200
+    )
+
+
+async def _remove(request: web.Request, uid: str) -> web.Response:
+    # The token goes in the body, never the URL: request paths are logged.
+    body = await read_body(request, RemoveDeviceBody)
+    if not await request.app[DEVICES].remove(uid, body.token):
+        raise Problem(404, "unknown-device", "Unknown device", "This user has no such device.")
+    return web.json_response({"uid": uid, "removed": True})
+
+
+async def _user_named(request: web.Request) -> str:
+    try:
+        ref = parse_user_ref(request.match_info["ref"])
+    except BadUserRef as error:
+        raise bad_request(str(error)) from None
+    found = await resolve_user_refs(request.app[USERS], [ref])
+    if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].get("partner")):
+        raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
+    uid: str = found[ref.raw]["uid"]
+    return uid
+
+
+@requires_user
+async def list_my_devices(request: web.Request) -> web.Response:
+    uid = request[USER]["uid"]
+    devices = await request.app[DEVICES].of_user(uid)
+    return web.json_response({"uid": uid, "devices": [public_device(d) for d in devices]})
+
+
+@requires_user
+async def register_my_device(request: web.Request) -> web.Response:
+    uid = request[USER]["uid"]
+    return await _register(request, uid, f"user:{uid}")
+
+
+@requires_user
+async def remove_my_device(request: web.Request) -> web.Response:
+    return await _remove(request, request[USER]["uid"])
+
+
+@requires_scope("accounts:write")
+async def register_user_device(request: web.Request) -> web.Response:
+    key = request[API_KEY]
+    return await _register(request, await _user_named(request), f"api-key:{key.key_id}", key.partner)
+
+
+@requires_scope("accounts:write")
+async def remove_user_device(request: web.Request) -> web.Response:
+    return await _remove(request, await _user_named(request))

@@ -1,0 +1,40 @@
+"""POST /v1/notifications and GET /v1/notifications/{id}: push by user reference."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bridge.push.messages import NotificationRequest
+from bridge.services.notifications import PayloadTooLarge
+from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.bodies import read_body
+from bridge.web.keys import NOTIFICATIONS, OUTBOX
+from bridge.web.problems import Problem, bad_request
+
+
+@requires_scope("notifications:send")
+async def send_notification(request: web.Request) -> web.Response:
+    body = await read_body(request, NotificationRequest)
+    key = request[API_KEY]
+    if body.audience is not None and not key.may_act_for(body.audience.partner or key.partner):
+        raise key_bound_to_partner(key)
+    try:
+        accepted = await request.app[NOTIFICATIONS].accept(body, sender=key.key_id, partner=key.partner)
+    except PayloadTooLarge as error:
+        raise bad_request(str(error)) from None
+    return web.json_response(
+        accepted, status=202, headers={"Location": f"/v1/notifications/{accepted['id']}"}
+    )
+
+
+@requires_scope("notifications:send", "admin")
+async def notification_report(request: web.Request) -> web.Response:
+    # A report is read by the key that sent the notification, and by admin keys; to any other key
+    # it does not exist.
+    key, notification_id = request[API_KEY], request.match_info["id"]
+    notification = await request.app[OUTBOX].notification(notification_id)
+    own = notification is not None and (notification.get("sender") == key.key_id or "admin" in key.scopes)
+    report = await request.app[OUTBOX].report(notification_id) if own else None
+    if report is None:
+        raise Problem(404, "unknown-notification", "Unknown notification", "No notification has this id.")
+    return web.json_response(report)

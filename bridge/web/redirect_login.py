@@ -1,0 +1,118 @@
+"""GET /v1/login/redirect: the browser flow where a partner sends its user here with a signed token.
+
+On success: 302 to an allow-listed URL with the custom token (and session, if configured) in the
+URL fragment, which browsers never send to servers. On failure: 302 to the partner's error URL with
+`?error=<short message>`, or a plain 401 page. Never an open redirect.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode, urlsplit
+
+from aiohttp import web
+
+from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.infra.metrics import LOGIN_OUTCOMES
+from bridge.partners import Partner
+from bridge.partners.base import PartnerToken
+from bridge.partners.config import JwtRules
+from bridge.web.bodies import client_address
+from bridge.web.failures import human_message, login_problem
+from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
+from bridge.web.redirect_target import redirect_allowed
+
+log = logging.getLogger("bridge.login")
+
+
+def log_refusal(partner_id: str, reason: str) -> None:
+    """A redirect login refused before its token is read: the reason goes to the log like every
+    other refusal's (`login rejected`)."""
+    log.info("login rejected", extra={"partner": partner_id, "reason": reason})
+
+
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def allowed_targets(rules: JwtRules) -> list[str]:
+    return [*rules.redirect_urls, *([rules.default_redirect_url] if rules.default_redirect_url else [])]
+
+
+def failure_page(message: str) -> web.Response:
+    """The 401 page a browser gets when there is no error address to send it to."""
+    page = (
+        "<!doctype html><html><head><meta charset=utf-8><title>Sign-in failed</title></head>"
+        f"<body><h1>Sign-in failed</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return web.Response(status=401, text=page, content_type="text/html", headers=NO_STORE)
+
+
+def error_redirect(url: str, param: str, message: str) -> web.Response:
+    base = url.split("#", 1)[0]
+    separator = "&" if urlsplit(base).query else "?"
+    return web.Response(
+        status=302, headers={"Location": f"{base}{separator}{urlencode({param: message})}", **NO_STORE}
+    )
+
+
+Failure = Callable[[str], Awaitable[web.Response]]
+
+
+async def complete_redirect_login(
+    request: web.Request, partner: Partner, token: str, target: str, fail: Failure
+) -> web.Response:
+    """Log in with a token from the URL (the target already passed the allow-list) and send the
+    browser to `target` with the custom token in the fragment; any refusal goes to `fail`."""
+    rules = partner.config
+    assert isinstance(rules, JwtRules)
+    try:
+        result = await request.app[LOGINS].login(
+            partner,
+            PartnerToken(token),
+            with_session=rules.redirect_with_session,
+            client_address=client_address(request, request.app[SETTINGS].trusted_proxies),
+        )
+    except Exception as error:
+        problem = login_problem(error, partner.id)
+        if problem is None:
+            raise
+        return await fail(human_message(problem, error))
+    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
+    fragment = {
+        "custom_token": result.custom_token,
+        "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),
+        "uid": result.user["uid"],
+    }
+    if result.session is not None:
+        fragment.update(id_token=result.session.id_token, refresh_token=result.session.refresh_token)
+    location = target.split("#", 1)[0] + "#" + urlencode(fragment)
+    return web.Response(status=302, headers={"Location": location, **NO_STORE})
+
+
+def _failure(partner: Partner | None, message: str) -> web.Response:
+    rules = partner.config if partner is not None and isinstance(partner.config, JwtRules) else None
+    if rules is not None and rules.error_redirect_url:
+        return error_redirect(rules.error_redirect_url, "error", message)
+    return failure_page(message)
+
+
+async def redirect_login(request: web.Request) -> web.Response:
+    partner = request.app[PARTNERS].get(request.query.get("partner", ""))
+    if partner is None or not isinstance(partner.config, JwtRules):
+        return _failure(None, "unknown partner")
+    rules = partner.config
+    target = request.query.get("redirect") or rules.default_redirect_url
+    if not target or not redirect_allowed(target, allowed_targets(rules)):
+        log_refusal(partner.id, "redirect address not allowed")
+        return _failure(partner, "redirect address not allowed")
+    token = request.query.get("token", "")
+    if not token:
+        log_refusal(partner.id, "no `token`")
+        return _failure(partner, "missing token")
+
+    async def fail(message: str) -> web.Response:
+        return _failure(partner, message)
+
+    return await complete_redirect_login(request, partner, token, target, fail)

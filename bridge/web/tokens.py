@@ -1,0 +1,96 @@
+"""Backend routes for tokens: mint a custom token for an existing user; who is this API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.partners.config import PARTNER_ID_PATTERN
+from bridge.store.users import public_user
+from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.bodies import read_body
+from bridge.web.keys import PARTNERS, TOKEN_MINTER, USERS
+from bridge.web.problems import Problem
+
+
+class CustomTokenBody(BaseModel):
+    """A user by uid, or by partner and external id."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["uid"],
+                    "properties": {
+                        "uid": {"type": "string"},
+                        "partner": {"type": "null"},
+                        "external_id": {"type": "null"},
+                    },
+                },
+                {
+                    "required": ["partner", "external_id"],
+                    "properties": {
+                        "uid": {"type": "null"},
+                        "partner": {"type": "string"},
+                        "external_id": {"type": "string"},
+                    },
+                },
+            ]
+        },
+    )
+
+    uid: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    partner: Annotated[str, Field(pattern=PARTNER_ID_PATTERN)] | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> CustomTokenBody:
+        by_uid = self.uid is not None and self.partner is None and self.external_id is None
+        by_external = self.uid is None and self.partner is not None and self.external_id is not None
+        if not (by_uid or by_external):
+            raise ValueError("give either `uid`, or `partner` and `external_id`")
+        return self
+
+
+@requires_scope("tokens:mint")
+async def mint_custom_token(request: web.Request) -> web.Response:
+    body = await read_body(request, CustomTokenBody)
+    key = request[API_KEY]
+    users = request.app[USERS]
+    if body.uid is not None:
+        user = await users.find_by_uid(body.uid)
+    else:
+        assert body.partner is not None and body.external_id is not None
+        if not key.may_act_for(body.partner):
+            raise key_bound_to_partner(key)
+        partner = request.app[PARTNERS].get(body.partner)
+        external_id = partner.external_id_of(body.external_id) if partner else body.external_id
+        user = await users.find_by_external_id(body.partner, external_id)
+    if user is None or not key.may_act_for(user.get("partner")):
+        raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
+    if user.get("disabled"):
+        raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
+    owner = request.app[PARTNERS].get(user["partner"])
+    tenant = owner.config.tenant_id if owner is not None else None
+    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
+    return web.json_response(
+        {
+            "user": public_user(user),
+            "token_type": "Bearer",
+            "custom_token": custom_token,
+            "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
+        }
+    )
+
+
+@requires_scope(None)
+async def current_api_key(request: web.Request) -> web.Response:
+    key = request[API_KEY]
+    return web.json_response(
+        {"key_id": key.key_id, "name": key.name, "scopes": sorted(key.scopes), "partner": key.partner}
+    )
