@@ -16,8 +16,8 @@ from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.firebase.service_account import load_service_account
 from bridge.infra.outbound import Outbound
 from bridge.partners import build_partners
-from bridge.services.admin import AdminService, PartlyApplied, ReconcileReport, UserFilter, UserNotFound
-from bridge.services.verdict import PENDING_FIRST_SIGN_IN
+from bridge.services.admin import AdminService, Deleted, PartlyApplied, UserFilter, UserNotFound, UserState
+from bridge.services.reconcile import ReconcileReport
 from bridge.settings import load_settings
 from bridge.store.attempts import LoginAttempts
 from bridge.store.audit import AuditLog
@@ -55,26 +55,17 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _verdict_text(verdict: dict[str, Any]) -> str:
-    if verdict.get("state") == PENDING_FIRST_SIGN_IN:
-        return PENDING_FIRST_SIGN_IN
-    if verdict["consistent"]:
-        return "consistent"
-    return "; ".join(d.get("detail") or f"{d['field']} differs" for d in verdict["differences"])
+def _cell(view: dict[str, Any] | None, name: str) -> str:
+    return str(view.get(name, "—")) if view else "missing"
 
 
-def _print_user(state: dict[str, Any]) -> None:
-    print(f"uid {state['uid']}  ({state['devices']} device(s))")
-    print(f"verdict: {_verdict_text(state['verdict'])}")
-    fields = sorted(set(state["mongodb"] or {}) | set(state["firebase"] or {}))
-    rows = [
-        [
-            name,
-            str((state["mongodb"] or {}).get(name, "—") if state["mongodb"] else "missing"),
-            str((state["firebase"] or {}).get(name, "—") if state["firebase"] else "missing"),
-        ]
-        for name in fields
-    ]
+def _print_user(state: UserState) -> None:
+    print(f"uid {state.uid}  ({state.devices} device(s))")
+    print(f"verdict: {state.verdict.text}")
+    views = state.snapshot()
+    mongodb, firebase = views["mongodb"], views["firebase"]
+    fields = sorted(set(mongodb or {}) | set(firebase or {}))
+    rows = [[name, _cell(mongodb, name), _cell(firebase, name)] for name in fields]
     print(_table(rows, ["field", "MongoDB", "Firebase"]))
 
 
@@ -86,35 +77,36 @@ async def _list(service: AdminService, args: argparse.Namespace) -> int:
         args.cursor,
         args.limit,
     )
-    rows = await service.with_verdicts(page["users"])
+    rows = await service.with_verdicts(page.users)
     if args.json:
-        print(json.dumps({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]}))
+        users = [row.as_json() for row in rows]
+        print(json.dumps({"users": users, "total": page.total, "next_cursor": page.next_cursor}))
         return 0
     table = [
         [
-            r["mongodb"]["uid"],
-            r["mongodb"]["partner"],
-            r["mongodb"]["email"] or "",
-            "disabled" if r["mongodb"]["disabled"] else "active",
-            _verdict_text(r["verdict"]),
+            row.user.uid,
+            row.user.partner,
+            row.user.email or "",
+            "disabled" if row.user.disabled else "active",
+            row.verdict.text,
         ]
-        for r in rows
+        for row in rows
     ]
     print(_table(table, ["uid", "partner", "email", "state", "MongoDB vs Firebase"]))
     print(
-        f"\n{len(rows)} of {page['total']} users"
-        + (f"; next page: --cursor {page['next_cursor']}" if page["next_cursor"] else "")
+        f"\n{len(rows)} of {page.total} users"
+        + (f"; next page: --cursor {page.next_cursor}" if page.next_cursor else "")
     )
     return 0
 
 
-def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[dict[str, Any]]]) -> Any:
+def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[UserState | Deleted]]) -> Any:
     async def run(service: AdminService, args: argparse.Namespace) -> int:
         state = await action(service, args)
         if args.json:
-            print(json.dumps(state))
-        elif state.get("deleted"):
-            print(f"deleted {state['uid']} from MongoDB and Firebase (and its devices)")
+            print(json.dumps(state.as_json()))
+        elif isinstance(state, Deleted):
+            print(f"deleted {state.uid} from MongoDB and Firebase (and its devices)")
         else:
             _print_user(state)
         return 0
@@ -147,7 +139,7 @@ async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
         for label, uids in (
             ("missing in Firebase", report.missing_in_firebase),
             ("missing in MongoDB", report.missing_in_mongodb),
-            ("differing", [d["uid"] for d in report.differing]),
+            ("differing", [drift.uid for drift in report.differing]),
             ("pending first sign-in", report.pending_first_sign_in),
         ):
             print(f"{label + ':':<22}{len(uids):>6}  {' '.join(uids[:20])}")

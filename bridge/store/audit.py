@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import DESCENDING
 
 from bridge.store.mongo import Document, Store
 
 AUDIT_COLLECTION = "audit"
+
+
+# What the user looked like before and after (JSON), or None where there was nothing.
+Snapshot = dict[str, Any] | list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One thing an admin (or bridge on a caller's behalf) did to a user."""
+
+    actor: str
+    action: str
+    target: str
+    before: Snapshot
+    after: Snapshot
+    request_id: str | None = None
+    outcome: Literal["done", "partial"] = "done"
+    error: str | None = None
 
 
 class AuditLog(Store):
@@ -19,29 +38,19 @@ class AuditLog(Store):
         await self.collection.create_index([("at", DESCENDING)], name="at")
         await self.collection.create_index([("target", 1), ("at", DESCENDING)], name="target_at")
 
-    async def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        before: Any,
-        after: Any,
-        request_id: str | None,
-        outcome: str = "done",
-        error: str | None = None,
-    ) -> None:
+    async def record(self, entry: AuditEntry) -> None:
         await self.ensure_indexes()
         await self.collection.insert_one(
             {
                 "at": datetime.now(UTC),
-                "actor": actor,
-                "action": action,
-                "target": target,
-                "before": before,
-                "after": after,
-                "request_id": request_id,
-                "outcome": outcome,
-                "error": error,
+                "actor": entry.actor,
+                "action": entry.action,
+                "target": entry.target,
+                "before": entry.before,
+                "after": entry.after,
+                "request_id": entry.request_id,
+                "outcome": entry.outcome,
+                "error": entry.error,
             }
         )
 
