@@ -8,40 +8,20 @@ import getpass
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bridge.firebase.auth_admin import FirebaseAuth
-from bridge.firebase.service_account import load_service_account
-from bridge.infra.outbound import Outbound
-from bridge.partners import build_partners
+from bridge.app import components_for_cli
 from bridge.services.admin import AdminService, Deleted, PartlyApplied, UserFilter, UserNotFound, UserState
 from bridge.services.reconcile import ReconcileReport
 from bridge.settings import load_settings
-from bridge.store.attempts import LoginAttempts
-from bridge.store.audit import AuditLog
-from bridge.store.devices import DeviceStore
-from bridge.store.mongo import open_client
-from bridge.store.users import UserStore
 
 
 @asynccontextmanager
 async def admin_service() -> AsyncIterator[AdminService]:
     """The admin service wired from BRIDGE_* settings and the partners file, as `bridge serve` is."""
-    settings = load_settings()
-    client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
-    database = client[settings.mongodb_database]
-    pool = ThreadPoolExecutor(8, thread_name_prefix="firebase")
-    service_account = load_service_account(settings.service_account_path())
-    firebase = FirebaseAuth(service_account, settings.firebase_project_id or service_account.project_id, pool)
-    partners = build_partners(settings.partners, Outbound(), LoginAttempts(database))
-    try:
-        yield AdminService(UserStore(database), DeviceStore(database), firebase, AuditLog(database), partners)
-    finally:
-        firebase.close()
-        pool.shutdown()
-        await client.close()
+    async with components_for_cli(load_settings()) as components:
+        yield components.admin
 
 
 def actor() -> str:

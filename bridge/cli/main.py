@@ -16,6 +16,7 @@ from bridge.partners.config import PARTNER_ID_PATTERN, ConfigError, load_partner
 from bridge.store.api_keys import SCOPES
 
 if TYPE_CHECKING:
+    from bridge.app import Stores
     from bridge.store.api_keys import ApiKeys
 
 
@@ -56,17 +57,23 @@ def _check_partners(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
+async def _with_stores(action: Callable[[Stores], Awaitable[int]]) -> int:
+    """Run `action` on the MongoDB stores (the commands that need nothing else)."""
+    from bridge.app import open_stores
     from bridge.settings import Settings
-    from bridge.store.api_keys import ApiKeys
-    from bridge.store.mongo import open_client
 
-    settings = Settings()
-    client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
+    stores = open_stores(Settings())
     try:
-        return await action(ApiKeys(client[settings.mongodb_database]))
+        return await action(stores)
     finally:
-        await client.close()
+        await stores.client.close()
+
+
+async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
+    async def on_keys(stores: Stores) -> int:
+        return await action(stores.api_keys)
+
+    return await _with_stores(on_keys)
 
 
 def _api_keys_create(args: argparse.Namespace) -> int:
@@ -125,25 +132,18 @@ def _api_keys_revoke(args: argparse.Namespace) -> int:
 
 def _unlock(args: argparse.Namespace) -> int:
     """Clear the failed-login counters of a username or an address at one partner."""
-    from bridge.settings import Settings
-    from bridge.store.attempts import LoginAttempts, address_key, invalid_key, user_key
-    from bridge.store.mongo import open_client
+    from bridge.store.attempts import address_key, invalid_key, user_key
 
     keys = [user_key(args.partner, args.username)] if args.username is not None else []
     if args.address is not None:
         keys += [address_key(args.partner, args.address), invalid_key(args.partner, args.address)]
 
-    async def run() -> int:
-        settings = Settings()
-        client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
-        try:
-            cleared = await LoginAttempts(client[settings.mongodb_database]).unlock(keys)
-        finally:
-            await client.close()
+    async def run(stores: Stores) -> int:
+        cleared = await stores.login_attempts.unlock(keys)
         print(f"cleared {cleared} counter(s)")
         return 0
 
-    return asyncio.run(run())
+    return asyncio.run(_with_stores(run))
 
 
 def _partner_id(value: str) -> str:
