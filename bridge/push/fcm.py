@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -27,7 +27,7 @@ from firebase_admin import credentials
 from google.oauth2 import service_account
 
 from bridge.infra.metrics import FCM_OAUTH_FAILURES
-from bridge.infra.outbound import Outbound, UpstreamError
+from bridge.infra.outbound import Answer, Outbound, UpstreamError
 
 log = logging.getLogger("bridge.fcm")
 
@@ -163,32 +163,34 @@ class FcmSender:
         for attempt in range(1, self._max_attempts + 1):
             if attempt > 1 and still_held is not None and not still_held():
                 return SendOutcome("abandoned", error="LEASE_LOST", attempts=attempt - 1)
-            status, answer, headers = await self._post(body)
-            if status == 200 and isinstance(answer, dict):
-                return SendOutcome("sent", message_id=answer.get("name"), attempts=attempt)
-            code, names_token = _error_code(answer)
+            reply = await self._post(body)
+            status = reply.status
+            if status == 200 and isinstance(reply.document, dict):
+                return SendOutcome("sent", message_id=reply.document.get("name"), attempts=attempt)
+            code, names_token = _error_code(reply.document)
             if status == 404 or code == "UNREGISTERED" or (code == "INVALID_ARGUMENT" and names_token):
                 return SendOutcome("pruned", error=code, attempts=attempt)
             if status not in RETRYABLE:
                 return SendOutcome("failed", error=code, attempts=attempt)
             if attempt == self._max_attempts:
                 return SendOutcome("retry", error=code if status else "UNREACHABLE", attempts=attempt)
-            await asyncio.sleep(self._delay(attempt, headers))
+            await asyncio.sleep(self._delay(attempt, reply.headers))
         raise AssertionError("unreachable")
 
-    async def _post(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str] | Any]:
+    async def _post(self, body: dict[str, Any]) -> Answer:
+        """FCM's answer; status 0 when none came."""
         headers = {"Authorization": f"Bearer {await self._tokens.token()}"}
         try:
-            return await self._outbound.request_json(
-                "POST", self._url, body, headers=headers, timeout_seconds=self._timeout
+            return await self._outbound.send(
+                "POST", self._url, json=body, headers=headers, timeout_seconds=self._timeout
             )
         except UpstreamError as error:
             # Logged once per outage by the worker (it marks itself failing), not once per request.
             log.debug("fcm request failed", extra={"error": str(error)})
-            return 0, None, {}
+            return Answer(0, None, {})
 
-    def _delay(self, attempt: int, headers: Any) -> float:
-        retry_after = headers.get("Retry-After") if headers else None
+    def _delay(self, attempt: int, headers: Mapping[str, str]) -> float:
+        retry_after = headers.get("Retry-After")
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), self._max_backoff)
         exponential = self._backoff * 2 ** (attempt - 1)
