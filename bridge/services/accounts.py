@@ -44,15 +44,6 @@ class Accounts:
         Firebase refuses the email or phone number, a MongoDB record made by this call is removed
         again, so the two stores never disagree about a new account."""
         uid = partner.uid_for_external(account.external_id)
-        fields = {
-            name: value
-            for name, value in (
-                ("email", account.email),
-                ("display_name", account.display_name),
-                ("phone_number", account.phone_number),
-            )
-            if value is not None
-        }
         record_fields = AccountFields(
             account.email,
             account.display_name,
@@ -63,7 +54,7 @@ class Accounts:
         user, created = await self._users.create_account(partner.id, account.external_id, uid, record_fields)
         tenant = partner.config.tenant_id
         try:
-            made = await self._firebase.create_user(uid, {**fields, "disabled": account.disabled}, tenant)
+            made = await self._firebase.create_user(uid, record_fields.firebase_fields(), tenant)
         except (EmailInUse, PhoneInUse) as error:
             if created:
                 await self._users.delete(uid)

@@ -11,7 +11,7 @@ from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.partners import Partner
 from bridge.services.verdict import Difference, FirebaseUser, differences
 from bridge.store.audit import AuditEntry, AuditLog, Snapshot
-from bridge.store.users import AccountFields, UserRecord, UserStore
+from bridge.store.users import AccountFields, UserRecord, UserStore, profile
 
 Progress = Callable[[str, int], None]
 
@@ -59,12 +59,6 @@ class ReconcileReport:
             "pending_first_sign_in": self.pending_first_sign_in,
             "consistent": self.consistent,
         }
-
-
-def _profile(email: str | None, display_name: str | None, phone_number: str | None) -> dict[str, str]:
-    """The profile fields that have a value."""
-    fields = {"email": email, "display_name": display_name, "phone_number": phone_number}
-    return {name: value for name, value in fields.items() if value}
 
 
 class Reconciliation:
@@ -144,7 +138,7 @@ class Reconciliation:
 
     async def _create_in_firebase(self, user: UserRecord) -> None:
         tenant = tenant_of(self._partners, user.partner)
-        fields = _profile(user.email, user.display_name, user.phone_number)
+        fields = profile(user.email or None, user.display_name or None, user.phone_number or None)
         await self._firebase.create_user(user.uid, {**fields, "disabled": user.disabled}, tenant)
         if user.custom_claims:
             await self._firebase.set_custom_claims(user.uid, user.custom_claims, tenant)

@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bridge.store.mongo import Document, Store
+from bridge.store.mongo import Document, Store, record_from
 
 DEVICES_COLLECTION = "devices"
 DEFAULT_MAX_DEVICES_PER_USER = 10
@@ -27,21 +27,14 @@ class DeviceRecord:
 
     token: str
     uid: str
-    platform: str | None
-    app_id: str | None
     created_at: datetime
     last_seen_at: datetime
+    platform: str | None = None
+    app_id: str | None = None
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> DeviceRecord:
-        return cls(
-            token=document["_id"],
-            uid=document["uid"],
-            platform=document.get("platform"),
-            app_id=document.get("app_id"),
-            created_at=document["created_at"],
-            last_seen_at=document["last_seen_at"],
-        )
+        return record_from(cls, document, token="_id")
 
 
 class DeviceStore(Store):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bridge.store.mongo import DURABLE, Document, Store
+from bridge.store.mongo import DURABLE, Document, Store, record_from
 
 NOTIFICATIONS_COLLECTION = "notifications"
 DELIVERIES_COLLECTION = "deliveries"
@@ -67,14 +67,8 @@ class Notification:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Notification:
-        return cls(
-            id=document["_id"],
-            created_at=document["created_at"],
-            sender=document["sender"],
-            dry_run=document["dry_run"],
-            message=document["message"],
-            recipients=[Recipient(**recipient) for recipient in document["recipients"]],
-        )
+        recipients = [record_from(Recipient, recipient) for recipient in document["recipients"]]
+        return record_from(cls, {**document, "recipients": recipients}, id="_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +80,8 @@ class Delivery:
     uid: str
     token: str
     token_hint: str
-    platform: str | None
     created_at: datetime
+    platform: str | None = None
     state: str = "pending"  # pending | sending | sent | failed | pruned
     attempts: int = 0
     retries: int = 0
@@ -109,20 +103,7 @@ class Delivery:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Delivery:
-        return cls(
-            id=document["_id"],
-            notification_id=document["notification_id"],
-            uid=document["uid"],
-            token=document["token"],
-            token_hint=document["token_hint"],
-            platform=document.get("platform"),
-            created_at=document["created_at"],
-            state=document["state"],
-            attempts=document.get("attempts", 0),
-            retries=int(document.get("retries", 0)),
-            error=document.get("error"),
-            message_id=document.get("message_id"),
-        )
+        return record_from(cls, document, id="_id")
 
 
 @dataclass(frozen=True, slots=True)

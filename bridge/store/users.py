@@ -13,7 +13,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from bridge.identity import ExternalIdentity
-from bridge.store.mongo import Document, Store
+from bridge.store.mongo import Document, Store, record_from
 
 log = logging.getLogger("bridge.users")
 
@@ -71,23 +71,7 @@ class UserRecord:
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> UserRecord:
-        return cls(
-            uid=document["uid"],
-            partner=document["partner"],
-            external_id=document["external_id"],
-            email=document.get("email"),
-            display_name=document.get("display_name"),
-            phone_number=document.get("phone_number"),
-            disabled=bool(document.get("disabled", False)),
-            claims=document.get("claims"),
-            custom_claims=document.get("custom_claims"),
-            created_at=document.get("created_at"),
-            updated_at=document.get("updated_at"),
-            last_login_at=document.get("last_login_at"),
-            login_count=document.get("login_count"),
-            firebase_user=document.get("firebase_user"),
-            sessions_revoked_at=document.get("sessions_revoked_at"),
-        )
+        return record_from(cls, document)
 
     @property
     def pending_first_sign_in(self) -> bool:
@@ -110,18 +94,23 @@ class AccountFields:
     custom_claims: Claims = field(default_factory=dict)
     disabled: bool = False
 
+    def profile(self) -> dict[str, str]:
+        """Email, display name and phone number, those that are given."""
+        return profile(self.email, self.display_name, self.phone_number)
+
+    def firebase_fields(self) -> dict[str, str | bool]:
+        """What the Firebase Auth user is created with."""
+        return {**self.profile(), "disabled": self.disabled}
+
     def document(self) -> dict[str, Any]:
-        """The fields as stored: names and phone numbers only when given."""
-        profile = {
-            name: value
-            for name, value in (
-                ("email", self.email),
-                ("display_name", self.display_name),
-                ("phone_number", self.phone_number),
-            )
-            if value is not None
-        }
-        return {**profile, "custom_claims": self.custom_claims, "disabled": self.disabled}
+        """The fields as stored."""
+        return {**self.profile(), "custom_claims": self.custom_claims, "disabled": self.disabled}
+
+
+def profile(email: str | None, display_name: str | None, phone_number: str | None) -> dict[str, str]:
+    """The profile fields that are not None, by name."""
+    fields = {"email": email, "display_name": display_name, "phone_number": phone_number}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True)
