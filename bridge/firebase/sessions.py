@@ -3,7 +3,7 @@ custom token → ID token + refresh token, and refresh."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import jwt
@@ -22,12 +22,7 @@ class Session:
     uid: str | None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "id_token": self.id_token,
-            "refresh_token": self.refresh_token,
-            "expires_in": self.expires_in,
-            "uid": self.uid,
-        }
+        return asdict(self)
 
 
 class SessionRejected(Exception):

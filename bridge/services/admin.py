@@ -117,29 +117,22 @@ def decode_cursor(cursor: str) -> str:
 Change = Callable[[Target], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
 class AdminService:
-    def __init__(
-        self,
-        users: UserStore,
-        devices: DeviceStore,
-        firebase: FirebaseAuth,
-        audit: AuditLog,
-        partners: Mapping[str, Partner],
-    ) -> None:
-        self._users = users
-        self._devices = devices
-        self._firebase = firebase
-        self._audit = audit
-        self._partners = partners
+    users: UserStore
+    devices: DeviceStore
+    firebase: FirebaseAuth
+    audit: AuditLog
+    partners: Mapping[str, Partner]
 
     # --- reading -------------------------------------------------------------------------
     def _tenant(self, partner_id: str | None) -> str | None:
-        return tenant_of(self._partners, partner_id)
+        return tenant_of(self.partners, partner_id)
 
     async def list_users(self, filters: UserQuery, cursor: str | None, limit: int) -> UserPage:
-        total = await self._users.count(filters)
+        total = await self.users.count(filters)
         limit = max(1, min(limit, MAX_PAGE))
-        users = await self._users.page(filters, decode_cursor(cursor) if cursor else None, limit)
+        users = await self.users.page(filters, decode_cursor(cursor) if cursor else None, limit)
         next_cursor = encode_cursor(users[-1].uid) if len(users) == limit else None
         return UserPage(users, total, next_cursor)
 
@@ -150,7 +143,7 @@ class AdminService:
             by_tenant.setdefault(self._tenant(user.partner), []).append(user.uid)
         records = {}
         for tenant, uids in by_tenant.items():
-            records.update(await self._firebase.get_users(uids, tenant))
+            records.update(await self.firebase.get_users(uids, tenant))
         rows = []
         for user in users:
             firebase = firebase_view(records.get(user.uid))
@@ -159,15 +152,15 @@ class AdminService:
 
     async def _target(self, ref_text: str) -> Target:
         ref = parse_user_ref(ref_text)
-        user = (await resolve_user_refs(self._users, [ref])).get(ref.raw)
+        user = (await resolve_user_refs(self.users, [ref])).get(ref.raw)
         uid, tenant = (user.uid, self._tenant(user.partner)) if user else (ref.uid, self._tenant(ref.partner))
-        firebase = firebase_view(await self._firebase.get_user(uid, tenant))
+        firebase = firebase_view(await self.firebase.get_user(uid, tenant))
         if user is None and firebase is None:
             raise UserNotFound(ref_text)
         return Target(user, uid, tenant, firebase)
 
     async def _state(self, target: Target) -> UserState:
-        devices = len(await self._devices.of_user(target.uid))
+        devices = len(await self.devices.of_user(target.uid))
         return UserState(
             target.uid, target.user, target.firebase, devices, verdict(target.user, target.firebase)
         )
@@ -184,7 +177,7 @@ class AdminService:
         try:
             await change(target)
         except Exception as error:
-            await self._audit.record(
+            await self.audit.record(
                 AuditEntry(
                     actor,
                     action,
@@ -203,7 +196,7 @@ class AdminService:
                 f"{action} of {target.uid} was not completed in both stores: {type(error).__name__}"
             ) from error
         after = await self._verify_or_gone(ref_text)
-        await self._audit.record(
+        await self.audit.record(
             AuditEntry(
                 actor, action, target.uid, before.snapshot(), after.snapshot() if after else None, request_id
             )
@@ -221,21 +214,21 @@ class AdminService:
     ) -> UserState | Deleted:
         async def change(target: Target) -> None:
             if target.user is not None:
-                await self._users.set_disabled(target.uid, disabled)
+                await self.users.set_disabled(target.uid, disabled)
                 if disabled:
-                    await self._users.revoke_sessions(target.uid)
+                    await self.users.revoke_sessions(target.uid)
             if target.firebase is not None:
-                await self._firebase.update_user(target.uid, {"disabled": disabled}, target.tenant)
+                await self.firebase.update_user(target.uid, {"disabled": disabled}, target.tenant)
                 if disabled:
-                    await self._firebase.revoke_refresh_tokens(target.uid, target.tenant)
+                    await self.firebase.revoke_refresh_tokens(target.uid, target.tenant)
 
         return await self._act("disable" if disabled else "enable", ref_text, actor, request_id, change)
 
     async def revoke_sessions(self, ref_text: str, actor: str, request_id: str | None) -> UserState | Deleted:
         async def change(target: Target) -> None:
             if target.user is not None:
-                await self._users.revoke_sessions(target.uid)
-            await self._firebase.revoke_refresh_tokens(target.uid, target.tenant)
+                await self.users.revoke_sessions(target.uid)
+            await self.firebase.revoke_refresh_tokens(target.uid, target.tenant)
 
         return await self._act("revoke", ref_text, actor, request_id, change)
 
@@ -246,23 +239,23 @@ class AdminService:
 
         async def change(target: Target) -> None:
             if target.user is not None:
-                await self._users.replace_custom_claims(target.uid, claims)
+                await self.users.replace_custom_claims(target.uid, claims)
             if target.firebase is not None:
-                await self._firebase.set_custom_claims(target.uid, claims or None, target.tenant)
+                await self.firebase.set_custom_claims(target.uid, claims or None, target.tenant)
 
         return await self._act("replace-claims", ref_text, actor, request_id, change)
 
     async def delete(self, ref_text: str, actor: str, request_id: str | None) -> UserState | Deleted:
         async def change(target: Target) -> None:
-            await self._firebase.delete_user(target.uid, target.tenant)
-            await self._devices.delete_user_devices(target.uid)
+            await self.firebase.delete_user(target.uid, target.tenant)
+            await self.devices.delete_user_devices(target.uid)
             if target.user is not None:
-                await self._users.delete(target.uid)
+                await self.users.delete(target.uid)
 
         return await self._act("delete", ref_text, actor, request_id, change)
 
     # --- reconcile -----------------------------------------------------------------------
     async def reconcile(self, *, fix: bool, actor: str, progress: Progress | None = None) -> ReconcileReport:
         """See Reconciliation.run."""
-        reconciliation = Reconciliation(self._users, self._firebase, self._audit, self._partners, fix, actor)
+        reconciliation = Reconciliation(self.users, self.firebase, self.audit, self.partners, fix, actor)
         return await reconciliation.run(progress)

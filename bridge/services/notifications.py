@@ -3,7 +3,7 @@ let the worker send it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,22 +37,15 @@ class Accepted:
     unknown: list[str]
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "recipients": self.recipients,
-            "devices": self.devices,
-            "unknown": self.unknown,
-        }
+        return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
 class Notifications:
-    def __init__(
-        self, users: UserStore, devices: DeviceStore, outbox: Outbox, worker: DeliveryWorker | None
-    ) -> None:
-        self._users = users
-        self._devices = devices
-        self._outbox = outbox
-        self._worker = worker
+    users: UserStore
+    devices: DeviceStore
+    outbox: Outbox
+    worker: DeliveryWorker | None  # woken when new work is accepted
 
     async def accept(self, request: NotificationRequest, sender: str, partner: str | None = None) -> Accepted:
         """Persist the notification. Nothing is stored when the message is too large
@@ -64,9 +57,9 @@ class Notifications:
             new_notification_id(), datetime.now(UTC), sender, request.dry_run, message, recipients
         )
         deliveries = await self._deliveries(notification)
-        await self._outbox.enqueue(notification, deliveries)
-        if self._worker is not None:
-            self._worker.wake()
+        await self.outbox.enqueue(notification, deliveries)
+        if self.worker is not None:
+            self.worker.wake()
         unknown = [r.ref for r in recipients if r.status == "unknown"]
         return Accepted(notification.id, len(recipients), len(deliveries), unknown)
 
@@ -78,7 +71,7 @@ class Notifications:
     async def _deliveries(self, notification: Notification) -> list[Delivery]:
         """One delivery per device of each resolved recipient, numbered in recipient order."""
         uids = list(dict.fromkeys(r.uid for r in notification.recipients if r.uid))
-        devices = await self._devices.of_users(uids)
+        devices = await self.devices.of_users(uids)
         targets = [device for uid in uids for device in devices[uid]]
         return [_delivery(notification, n, device) for n, device in enumerate(targets)]
 
@@ -89,7 +82,7 @@ class Notifications:
                 parsed.append(parse_user_ref(raw))
             except BadUserRef:
                 recipients.append(Recipient(raw, None, "unknown"))
-        found = await resolve_user_refs(self._users, parsed)
+        found = await resolve_user_refs(self.users, parsed)
         for ref in parsed:
             user = found.get(ref.raw)
             if user is not None and partner is not None and user.partner != partner:
@@ -106,7 +99,7 @@ class Notifications:
             claims=audience.claims,
             created_from=since if since is None or since.tzinfo else since.replace(tzinfo=UTC),
         )
-        uids = await self._users.uids_of_enabled(query, MAX_RECIPIENTS * 10)
+        uids = await self.users.uids_of_enabled(query, MAX_RECIPIENTS * 10)
         return [Recipient(f"users/{uid}", uid, "resolved") for uid in uids]
 
 

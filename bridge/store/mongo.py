@@ -41,6 +41,11 @@ def record_from(record_type: type[Record], document: Mapping[str, Any], **keys: 
     return record_type(**values)
 
 
+def document_of(record: Any, **keys: str) -> Document:
+    """The MongoDB document of a record (a dataclass): the inverse of record_from."""
+    return {keys.get(name, name): value for name, value in dataclasses.asdict(record).items()}
+
+
 class Store:
     """One collection and its indexes. Indexes are created once per process: at start-up, or
     before the first write when MongoDB was down at start-up."""

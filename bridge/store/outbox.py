@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bridge.store.mongo import DURABLE, Document, Store, record_from
+from bridge.store.mongo import DURABLE, Document, Store, document_of, record_from
 
 NOTIFICATIONS_COLLECTION = "notifications"
 DELIVERIES_COLLECTION = "deliveries"
@@ -56,14 +56,7 @@ class Notification:
     recipients: list[Recipient]
 
     def document(self) -> Document:
-        return {
-            "_id": self.id,
-            "created_at": self.created_at,
-            "sender": self.sender,
-            "dry_run": self.dry_run,
-            "message": self.message,
-            "recipients": [asdict(recipient) for recipient in self.recipients],
-        }
+        return document_of(self, id="_id")
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Notification:
@@ -89,17 +82,7 @@ class Delivery:
     message_id: str | None = None
 
     def document(self) -> Document:
-        return {
-            "_id": self.id,
-            "notification_id": self.notification_id,
-            "uid": self.uid,
-            "token": self.token,
-            "token_hint": self.token_hint,
-            "platform": self.platform,
-            "state": self.state,
-            "attempts": self.attempts,
-            "created_at": self.created_at,
-        }
+        return document_of(self, id="_id")
 
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> Delivery:
