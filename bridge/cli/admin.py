@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from bridge.app import components_for_cli
+from bridge.infra.json_value import JsonObject
 from bridge.services.admin import AdminService, Deleted, PartlyApplied, UserFilter, UserNotFound, UserState
 from bridge.services.reconcile import ReconcileReport
+from bridge.services.verdict import mongodb_view
 from bridge.settings import load_settings
 
 
@@ -35,15 +37,15 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _cell(view: dict[str, Any] | None, name: str) -> str:
+def _cell(view: JsonObject | None, name: str) -> str:
     return str(view.get(name, "—")) if view else "missing"
 
 
 def _print_user(state: UserState) -> None:
     print(f"uid {state.uid}  ({state.devices} device(s))")
     print(f"verdict: {state.verdict.text}")
-    views = state.snapshot()
-    mongodb, firebase = views["mongodb"], views["firebase"]
+    mongodb = mongodb_view(state.user)
+    firebase = state.firebase.as_json() if state.firebase is not None else None
     fields = sorted(set(mongodb or {}) | set(firebase or {}))
     rows = [[name, _cell(mongodb, name), _cell(firebase, name)] for name in fields]
     print(_table(rows, ["field", "MongoDB", "Firebase"]))

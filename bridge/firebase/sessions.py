@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 
+from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import SESSIONS
 from bridge.infra.outbound import Answer, Outbound, UpstreamError
 
@@ -21,7 +22,7 @@ class Session:
     expires_in: int
     uid: str | None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return asdict(self)
 
 

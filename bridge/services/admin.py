@@ -10,6 +10,7 @@ from typing import Any
 
 from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.identity import check_claims
+from bridge.infra.json_value import JsonObject
 from bridge.partners import Partner
 from bridge.services.reconcile import Progress, ReconcileReport, Reconciliation, tenant_of
 from bridge.services.verdict import FirebaseUser, Verdict, firebase_view, mongodb_view, verdict
@@ -54,14 +55,11 @@ class UserState:
     devices: int
     verdict: Verdict
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> JsonObject:
         """Both records, as the audit log keeps them."""
-        return {
-            "mongodb": mongodb_view(self.user),
-            "firebase": self.firebase.as_json() if self.firebase is not None else None,
-        }
+        return _views(self.user, self.firebase)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:  # Any: the admin page reads it as a plain dict
         return {
             "uid": self.uid,
             **self.snapshot(),
@@ -76,7 +74,7 @@ class Deleted:
 
     uid: str
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return {"uid": self.uid, "deleted": True}
 
 
@@ -88,12 +86,13 @@ class UserRow:
     firebase: FirebaseUser | None
     verdict: Verdict
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "mongodb": mongodb_view(self.user),
-            "firebase": self.firebase.as_json() if self.firebase is not None else None,
-            "verdict": self.verdict.as_json(),
-        }
+    def as_json(self) -> dict[str, Any]:  # Any: the admin page reads it as a plain dict
+        return {**_views(self.user, self.firebase), "verdict": self.verdict.as_json()}
+
+
+def _views(user: UserRecord | None, firebase: FirebaseUser | None) -> JsonObject:
+    """Both records as admins see them."""
+    return {"mongodb": mongodb_view(user), "firebase": firebase.as_json() if firebase is not None else None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from bridge.infra.json_value import JsonObject
 from bridge.push.messages import (
     MAX_PAYLOAD_BYTES,
     MAX_RECIPIENTS,
@@ -36,7 +36,7 @@ class Accepted:
     devices: int
     unknown: list[str]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return asdict(self)
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bridge.firebase.auth_admin import FirebaseAuth
+from bridge.infra.json_value import JsonObject
 from bridge.partners import Partner
 from bridge.services.verdict import Difference, FirebaseUser, differences
 from bridge.store.audit import AuditEntry, AuditLog, Snapshot
@@ -27,7 +28,7 @@ class Drift:
     uid: str
     differences: list[Difference]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return {"uid": self.uid, "differences": [d.as_json() for d in self.differences]}
 
 
@@ -47,7 +48,7 @@ class ReconcileReport:
     def consistent(self) -> bool:
         return not (self.missing_in_firebase or self.missing_in_mongodb or self.differing)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         differing = [drift.as_json() for drift in self.differing]
         return {**asdict(self), "differing": differing, "consistent": self.consistent}
 
@@ -121,7 +122,9 @@ class Reconciliation:
 
     async def _create_in_firebase(self, user: UserRecord) -> None:
         tenant = tenant_of(self.partners, user.partner)
-        fields = profile(user.email or None, user.display_name or None, user.phone_number or None)
+        fields: JsonObject = {
+            **profile(user.email or None, user.display_name or None, user.phone_number or None)
+        }
         await self.firebase.create_user(user.uid, {**fields, "disabled": user.disabled}, tenant)
         if user.custom_claims:
             await self.firebase.set_custom_claims(user.uid, user.custom_claims, tenant)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from firebase_admin import auth
 
+from bridge.infra.json_value import JsonObject, JsonValue
 from bridge.store.users import Claims, UserRecord, public_user
 
 PENDING_FIRST_SIGN_IN = "pending first sign-in"
@@ -47,7 +47,7 @@ class FirebaseUser:
             tenant_id=record.tenant_id,
         )
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return asdict(self)
 
 
@@ -55,7 +55,7 @@ def firebase_view(record: auth.UserRecord | None) -> FirebaseUser | None:
     return FirebaseUser.from_record(record) if record is not None else None
 
 
-def mongodb_view(user: UserRecord | None) -> dict[str, Any] | None:
+def mongodb_view(user: UserRecord | None) -> JsonObject | None:
     """The MongoDB record as admins see it: the public fields and when sessions were revoked."""
     if user is None:
         return None
@@ -65,7 +65,7 @@ def mongodb_view(user: UserRecord | None) -> dict[str, Any] | None:
     return view
 
 
-FieldValue = str | bool | Claims | None
+FieldValue = JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +77,7 @@ class Difference:
     firebase: FieldValue = None
     detail: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         if self.detail is not None:
             return {"field": self.field, "detail": self.detail}
         return {"field": self.field, "mongodb": self.mongodb, "firebase": self.firebase}
@@ -98,7 +98,7 @@ class Verdict:
             return "consistent"
         return "; ".join(d.detail or f"{d.field} differs" for d in self.differences)
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return {
             "consistent": self.consistent,
             "differences": [d.as_json() for d in self.differences],

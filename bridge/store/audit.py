@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 from pymongo import DESCENDING
 
+from bridge.infra.json_value import JsonObject
 from bridge.store.mongo import Document, Store
 
 AUDIT_COLLECTION = "audit"
 
 
 # What the user looked like before and after (JSON), or None where there was nothing.
-Snapshot = dict[str, Any] | list[dict[str, Any]] | None
+Snapshot = JsonObject | list[JsonObject] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
+from bridge.infra.json_value import JsonObject
 from bridge.store.mongo import DURABLE, Document, Store, document_of, record_from
 
 NOTIFICATIONS_COLLECTION = "notifications"
@@ -34,7 +35,7 @@ class DeliveryResult:
 
 RecipientStatus = Literal["resolved", "unknown"]
 # An FCM v1 message without its token (JSON, as push.messages builds it).
-FcmMessage = dict[str, Any]
+FcmMessage = JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,7 @@ class DeliveryReport:
     counts: DeliveryCounts
     recipients: list[RecipientReport]
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JsonObject:
         return asdict(self)
 
 

@@ -13,6 +13,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from bridge.identity import ExternalIdentity
+from bridge.infra.json_value import JsonObject
 from bridge.store.mongo import Document, Store, record_from
 
 log = logging.getLogger("bridge.users")
@@ -45,7 +46,7 @@ FIREBASE_USER_ON_SIGN_IN = "on_sign_in"
 FIREBASE_USER_CREATED = "created"
 
 
-Claims = dict[str, Any]  # JSON values, as the partner or an admin gave them
+Claims = JsonObject  # as the partner or an admin gave them
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +357,9 @@ def _record(document: Mapping[str, Any] | None) -> UserRecord | None:
     return UserRecord.from_document(document) if document is not None else None
 
 
-def public_user(user: UserRecord) -> dict[str, Any]:
+def public_user(user: UserRecord) -> JsonObject:
     """The user record as JSON for clients, in a stable field order (times as ISO 8601)."""
-    public: dict[str, Any] = {}
+    public: JsonObject = {}
     for name in PUBLIC_FIELDS:
         value = getattr(user, name)
         if name == "custom_claims" and value is None:
