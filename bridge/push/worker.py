@@ -94,6 +94,16 @@ class _Lease:
     lost: set[str] = field(default_factory=set)
 
 
+@dataclass
+class _Batch:
+    """A claimed batch while it is being sent."""
+
+    done: list[tuple[Delivery, DeliveryResult]] = field(default_factory=list)  # results not recorded yet
+    unsent: list[str] = field(default_factory=list)  # delivery ids to give back
+    unavailable: list[FcmUnavailable] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 class DeliveryWorker:
     def __init__(
         self,
@@ -251,50 +261,47 @@ class DeliveryWorker:
         """Send a claimed batch while renewing its lease; results are written as they come in
         (every `record_every`), so little is sent twice if the process dies mid-batch. Raises
         FcmUnavailable (after giving the batch back) when no send could be attempted."""
-        done: list[tuple[Delivery, DeliveryResult]] = []
-        unsent: list[str] = []
-        unavailable: list[FcmUnavailable] = []
-        lock = asyncio.Lock()
-
-        async def flush(final: bool = False) -> None:
-            async with lock:
-                chunk = done[:]
-                del done[:]
-                await self._record(lease, chunk, final)
-
-        async def deliver(delivery: Delivery) -> None:
-            try:
-                result = await self._send(lease, delivery, abort=bool(unavailable))
-            except FcmUnavailable as error:
-                unavailable.append(error)
-                result = None
-            except Exception as error:  # one delivery never stops the others
-                log.warning(
-                    "push delivery failed",
-                    extra={"notification": delivery.notification_id, "error": describe(error)},
-                )
-                result = self._retry_or_fail(delivery, "INTERNAL", 0)
-            if result is None:
-                unsent.append(delivery.id)
-                return
-            done.append((delivery, result))
-            if len(done) >= self._record_every:
-                await flush()
-
+        sending = _Batch()
         renewer = asyncio.create_task(self._keep_leased(lease), name="push-lease")
         try:
-            await asyncio.gather(*(deliver(delivery) for delivery in batch))
-            await flush(final=True)
+            await asyncio.gather(*(self._deliver_one(lease, sending, delivery) for delivery in batch))
+            await self._flush(lease, sending, final=True)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         try:
-            await self._outbox.release(lease.lease_id, unsent)
+            await self._outbox.release(lease.lease_id, sending.unsent)
         except Exception as error:  # the lease runs out and they return anyway
             log.warning("could not give deliveries back", extra={"error": describe(error)})
-        if unavailable:
-            raise unavailable[0]
+        if sending.unavailable:
+            raise sending.unavailable[0]
+
+    async def _deliver_one(self, lease: _Lease, sending: _Batch, delivery: Delivery) -> None:
+        try:
+            result = await self._send(lease, delivery, abort=bool(sending.unavailable))
+        except FcmUnavailable as error:
+            sending.unavailable.append(error)
+            result = None
+        except Exception as error:  # one delivery never stops the others
+            log.warning(
+                "push delivery failed",
+                extra={"notification": delivery.notification_id, "error": describe(error)},
+            )
+            result = self._retry_or_fail(delivery, "INTERNAL", 0)
+        if result is None:
+            sending.unsent.append(delivery.id)
+            return
+        sending.done.append((delivery, result))
+        if len(sending.done) >= self._record_every:
+            await self._flush(lease, sending)
+
+    async def _flush(self, lease: _Lease, sending: _Batch, final: bool = False) -> None:
+        """Record the results gathered so far (one writer at a time)."""
+        async with sending.lock:
+            chunk = sending.done[:]
+            del sending.done[:]
+            await self._record(lease, chunk, final)
 
     async def _keep_leased(self, lease: _Lease) -> None:
         """Renew the lease every third of it; forget deliveries another worker took over."""
@@ -369,6 +376,10 @@ class DeliveryWorker:
             )
             took = time.monotonic() - started
             self._send_seconds = took if self._send_seconds is None else 0.7 * self._send_seconds + 0.3 * took
+        return self._result_of(delivery, outcome)
+
+    def _result_of(self, delivery: Delivery, outcome: SendOutcome) -> DeliveryResult | None:
+        """What a send comes to (None: abandoned, not ours now); FCM's health is judged on the way."""
         FCM_SENDS.labels(outcome.state).inc()
         if outcome.state == "abandoned":  # the lease was lost between two attempts: not ours now
             PUSH_LEASE_LOST.inc()

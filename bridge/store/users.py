@@ -196,49 +196,25 @@ class UserStore(Store):
         losing upsert as an update, and a duplicate-key error that still escapes is retried here.
         """
         await self.ensure_indexes()
-        now = now or datetime.now(UTC)
-        profile: dict[str, Any] = {"claims": dict(claims), "updated_at": now}
-        if count:
-            profile["last_login_at"] = now
-        if identity.email is not None:
-            profile["email"] = identity.email
-        if identity.display_name is not None:
-            profile["display_name"] = identity.display_name
-        update: dict[str, Any] = {
-            "$set": profile,
-            "$setOnInsert": {
-                "uid": uid,
-                "partner": identity.partner,
-                "external_id": identity.external_id,
-                "disabled": False,
-                "created_at": now,
-                # How the Firebase Auth user comes to be (see FIREBASE_USER_STATES).
-                **({"firebase_user": firebase_user} if firebase_user else {}),
-            },
-        }
-        if count:
-            update["$inc"] = {"login_count": 1}
-        else:
-            update["$setOnInsert"]["login_count"] = 0
+        update = _login_update(identity, uid, claims, now or datetime.now(UTC), count, firebase_user)
         # A disabled user does not match, so the upsert collides with it instead of updating it.
         key = {"partner": identity.partner, "external_id": identity.external_id, "disabled": {"$ne": True}}
         for attempt in (1, 2):
             try:
-                user: Document | None = await self.collection.find_one_and_update(
-                    key,
-                    update,
-                    upsert=True,
-                    projection=_PUBLIC_PROJECTION,
-                    return_document=ReturnDocument.AFTER,
-                )
-                assert user is not None  # upsert with ReturnDocument.AFTER always returns one
-                return UserRecord.from_document(user)
+                return await self._upsert(key, update)
             except DuplicateKeyError:
                 await self.refuse_conflicts(identity.partner, identity.external_id, uid)
                 if attempt == 2:
                     raise
                 log.info("retrying a login upsert that lost a race", extra={"partner": identity.partner})
         raise AssertionError("unreachable")
+
+    async def _upsert(self, key: Mapping[str, Any], update: Mapping[str, Any]) -> UserRecord:
+        user: Document | None = await self.collection.find_one_and_update(
+            key, update, upsert=True, projection=_PUBLIC_PROJECTION, return_document=ReturnDocument.AFTER
+        )
+        assert user is not None  # upsert with ReturnDocument.AFTER always returns one
+        return UserRecord.from_document(user)
 
     async def refuse_conflicts(self, partner: str, external_id: str, uid: str) -> None:
         """Raise UserDisabled when this user exists and is disabled, UidConflict when `uid` belongs
@@ -351,6 +327,40 @@ class UserStore(Store):
         conditions = {**query.filter(), "disabled": {"$ne": True}}
         cursor = self.collection.find(conditions, {"uid": True}).limit(limit)
         return [user["uid"] async for user in cursor]
+
+
+def _login_update(
+    identity: ExternalIdentity,
+    uid: str,
+    claims: Mapping[str, Any],
+    now: datetime,
+    count: bool,
+    firebase_user: str | None,
+) -> Document:
+    """The upsert of a login: the profile refreshed, the record's identity set on insert, and the
+    login counted (or login_count started at 0 for `count_login` to count later)."""
+    fresh: Document = {"claims": dict(claims), "updated_at": now}
+    if count:
+        fresh["last_login_at"] = now
+    if identity.email is not None:
+        fresh["email"] = identity.email
+    if identity.display_name is not None:
+        fresh["display_name"] = identity.display_name
+    on_insert: Document = {
+        "uid": uid,
+        "partner": identity.partner,
+        "external_id": identity.external_id,
+        "disabled": False,
+        "created_at": now,
+    }
+    if firebase_user:
+        on_insert["firebase_user"] = firebase_user  # how the Firebase Auth user comes to be
+    if not count:
+        on_insert["login_count"] = 0
+    update: Document = {"$set": fresh, "$setOnInsert": on_insert}
+    if count:
+        update["$inc"] = {"login_count": 1}
+    return update
 
 
 def _record(document: Mapping[str, Any] | None) -> UserRecord | None:
