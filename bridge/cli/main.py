@@ -101,11 +101,11 @@ def _api_keys_list(args: argparse.Namespace) -> int:
     async def show(keys: ApiKeys) -> int:
         rows = [
             [
-                key["key_id"],
-                key["name"],
-                ",".join(key["scopes"]),
-                key["partner"] or "any",
-                f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active",
+                key.key_id,
+                key.name,
+                ",".join(key.scopes),
+                key.partner or "any",
+                f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active",
             ]
             for key in await keys.list()
         ]
