@@ -21,7 +21,7 @@ from bridge.firebase.service_account import load_service_account
 from bridge.firebase.sessions import SessionApi
 from bridge.infra.outbound import Outbound
 from bridge.partners import Partner, build_partners
-from bridge.push.fcm import AccessTokens, FcmSender
+from bridge.push.fcm import AccessTokens, FcmSender, messages_url
 from bridge.push.worker import DeliveryWorker
 from bridge.services.accounts import Accounts
 from bridge.services.admin import AdminService
@@ -176,8 +176,7 @@ def _push(
     tokens = AccessTokens(service_account, settings.fcm_token_url, timeout_seconds=FCM_TIMEOUT_SECONDS)
     sender = FcmSender(
         outbound,
-        settings.fcm_url,
-        project_id,
+        messages_url(settings.fcm_url, project_id),
         tokens,
         max_attempts=settings.push_max_attempts,
         backoff_seconds=settings.push_backoff_seconds,

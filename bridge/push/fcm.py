@@ -26,6 +26,7 @@ import google.auth.transport.requests
 from firebase_admin import credentials
 from google.oauth2 import service_account
 
+from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import FCM_OAUTH_FAILURES
 from bridge.infra.outbound import Answer, Outbound, UpstreamError
 
@@ -127,29 +128,24 @@ def _error_code(answer: Any) -> tuple[str, bool]:
     return code, names_token
 
 
+def messages_url(base_url: str, project_id: str) -> str:
+    """FCM HTTP v1's send endpoint for a project."""
+    return f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
+
+
+@dataclass(frozen=True, slots=True)
 class FcmSender:
-    def __init__(
-        self,
-        outbound: Outbound,
-        base_url: str,
-        project_id: str,
-        tokens: AccessTokens,
-        max_attempts: int = 5,
-        backoff_seconds: float = 0.5,
-        max_backoff_seconds: float = 30.0,
-        timeout_seconds: float = 10.0,
-    ) -> None:
-        self._outbound = outbound
-        self._url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
-        self._tokens = tokens
-        self._max_attempts = max_attempts
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
-        self._timeout = timeout_seconds
+    outbound: Outbound
+    url: str  # messages_url(…)
+    tokens: AccessTokens
+    max_attempts: int = 5
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 30.0
+    timeout_seconds: float = 10.0
 
     async def send(
         self,
-        message: dict[str, Any],
+        message: JsonObject,
         token: str,
         *,
         dry_run: bool = False,
@@ -157,10 +153,10 @@ class FcmSender:
     ) -> SendOutcome:
         """Send, retrying 429/5xx/no answer. `still_held` is asked before every retry: when it
         says no (the worker lost the delivery's lease meanwhile), the send is `abandoned`."""
-        body: dict[str, Any] = {"message": {**message, "token": token}}
+        body: JsonObject = {"message": {**message, "token": token}}
         if dry_run:
             body["validate_only"] = True
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.max_attempts + 1):
             if attempt > 1 and still_held is not None and not still_held():
                 return SendOutcome("abandoned", error="LEASE_LOST", attempts=attempt - 1)
             reply = await self._post(body)
@@ -172,17 +168,17 @@ class FcmSender:
                 return SendOutcome("pruned", error=code, attempts=attempt)
             if status not in RETRYABLE:
                 return SendOutcome("failed", error=code, attempts=attempt)
-            if attempt == self._max_attempts:
+            if attempt == self.max_attempts:
                 return SendOutcome("retry", error=code if status else "UNREACHABLE", attempts=attempt)
             await asyncio.sleep(self._delay(attempt, reply.headers))
         raise AssertionError("unreachable")
 
-    async def _post(self, body: dict[str, Any]) -> Answer:
+    async def _post(self, body: JsonObject) -> Answer:
         """FCM's answer; status 0 when none came."""
-        headers = {"Authorization": f"Bearer {await self._tokens.token()}"}
+        headers = {"Authorization": f"Bearer {await self.tokens.token()}"}
         try:
-            return await self._outbound.send(
-                "POST", self._url, json=body, headers=headers, timeout_seconds=self._timeout
+            return await self.outbound.send(
+                "POST", self.url, json=body, headers=headers, timeout_seconds=self.timeout_seconds
             )
         except UpstreamError as error:
             # Logged once per outage by the worker (it marks itself failing), not once per request.
@@ -192,6 +188,6 @@ class FcmSender:
     def _delay(self, attempt: int, headers: Mapping[str, str]) -> float:
         retry_after = headers.get("Retry-After")
         if retry_after and retry_after.isdigit():
-            return min(float(retry_after), self._max_backoff)
-        exponential = self._backoff * 2 ** (attempt - 1)
-        return float(min(exponential * (0.5 + random.random() / 2), self._max_backoff))  # noqa: S311
+            return min(float(retry_after), self.max_backoff_seconds)
+        exponential = self.backoff_seconds * 2 ** (attempt - 1)
+        return float(min(exponential * (0.5 + random.random() / 2), self.max_backoff_seconds))  # noqa: S311
