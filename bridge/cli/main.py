@@ -10,7 +10,7 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from bridge.partners.config import PARTNER_ID_PATTERN, ConfigError, load_partners_file
 from bridge.store.api_keys import SCOPES
@@ -155,13 +155,30 @@ def _partner_id(value: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    _add_keys(commands)
+    _add_partners(commands)
+    _add_api_keys(commands)
+    _add_unlock(commands)
+    from bridge.cli.admin import add_commands
 
+    add_commands(commands)
+    return parser
+
+
+# What `add_subparsers` returns: where each command adds its parser.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_serve(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run the HTTP server (settings from BRIDGE_* env)")
     serve.add_argument("--host", help="overrides BRIDGE_HOST")
     serve.add_argument("--port", type=int, help="overrides BRIDGE_PORT")
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
     serve.set_defaults(run=_serve)
 
+
+def _add_keys(commands: Commands) -> None:
     keys = commands.add_parser("keys", help="key material").add_subparsers(dest="what", required=True)
     account = keys.add_parser(
         "service-account", help="generate a local service-account key (emulator and tests only)"
@@ -170,12 +187,17 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--project", default="demo-bridge", help="Firebase project id")
     account.set_defaults(run=_service_account)
 
+
+def _add_partners(commands: Commands) -> None:
     partners = commands.add_parser("partners", help="partners file").add_subparsers(
         dest="what", required=True
     )
     check = partners.add_parser("check", help="validate a partners file and load its keys")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_check_partners)
+
+
+def _add_api_keys(commands: Commands) -> None:
     api_keys = commands.add_parser(
         "api-keys", help="backend API keys (MongoDB from BRIDGE_MONGODB_URI)"
     ).add_subparsers(dest="what", required=True)
@@ -194,6 +216,9 @@ def _parser() -> argparse.ArgumentParser:
     revoke = api_keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.set_defaults(run=_api_keys_revoke)
+
+
+def _add_unlock(commands: Commands) -> None:
     unlock = commands.add_parser(
         "unlock", help="let a locked-out username or address log in again at once (MongoDB from env)"
     )
@@ -202,10 +227,6 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--username", help="as the user types it (counted stripped, NFKC, case-folded)")
     who.add_argument("--address", help="a client address (as bridge sees it: see BRIDGE_TRUSTED_PROXIES)")
     unlock.set_defaults(run=_unlock)
-    from bridge.cli.admin import add_commands
-
-    add_commands(commands)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
