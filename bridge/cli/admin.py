@@ -14,7 +14,7 @@ from typing import Any
 from bridge.app import components_for_cli
 from bridge.infra.json_value import JsonObject
 from bridge.services.admin import AdminService, Deleted, PartlyApplied, UserFilter, UserNotFound, UserState
-from bridge.services.reconcile import ReconcileReport
+from bridge.services.reconcile import Progress, ReconcileReport
 from bridge.services.verdict import mongodb_view
 from bridge.settings import load_settings
 
@@ -98,6 +98,18 @@ def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[UserStat
 
 async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
     terminal = sys.stderr.isatty() and not args.json
+    report = await service.reconcile(fix=args.fix, actor=actor(), progress=_progress_line(terminal))
+    if terminal:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        _print_report(report, args.fix)
+    return 0 if report.consistent or args.fix else 1
+
+
+def _progress_line(terminal: bool) -> Progress:
+    """Reconcile's progress, on one line of a terminal (nothing elsewhere)."""
     seen = {"firebase": 0, "mongodb": 0}
 
     def progress(store: str, count: int) -> None:
@@ -110,29 +122,24 @@ async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    report: ReconcileReport = await service.reconcile(fix=args.fix, actor=actor(), progress=progress)
-    if terminal:
-        print(file=sys.stderr)
-    summary = report.as_json()
-    if args.json:
-        print(json.dumps(summary))
+    return progress
+
+
+def _print_report(report: ReconcileReport, fixed: bool) -> None:
+    print(f"MongoDB users: {report.mongodb_users}   Firebase users: {report.firebase_users}")
+    for label, uids in (
+        ("missing in Firebase", report.missing_in_firebase),
+        ("missing in MongoDB", report.missing_in_mongodb),
+        ("differing", [drift.uid for drift in report.differing]),
+        ("pending first sign-in", report.pending_first_sign_in),
+    ):
+        print(f"{label + ':':<22}{len(uids):>6}  {' '.join(uids[:20])}")
+    if fixed:
+        print(f"fixed: {len(report.fixed)}   not fixable: {len(report.not_fixable)}")
+    if report.consistent:
+        print("consistent")
     else:
-        print(f"MongoDB users: {report.mongodb_users}   Firebase users: {report.firebase_users}")
-        for label, uids in (
-            ("missing in Firebase", report.missing_in_firebase),
-            ("missing in MongoDB", report.missing_in_mongodb),
-            ("differing", [drift.uid for drift in report.differing]),
-            ("pending first sign-in", report.pending_first_sign_in),
-        ):
-            print(f"{label + ':':<22}{len(uids):>6}  {' '.join(uids[:20])}")
-        if args.fix:
-            print(f"fixed: {len(report.fixed)}   not fixable: {len(report.not_fixable)}")
-        print(
-            "consistent"
-            if summary["consistent"]
-            else ("run with --fix to repair what can be repaired" if not args.fix else "see above")
-        )
-    return 0 if summary["consistent"] or args.fix else 1
+        print("see above" if fixed else "run with --fix to repair what can be repaired")
 
 
 COMMANDS: dict[str, Callable[[AdminService, argparse.Namespace], Awaitable[int]]] = {
