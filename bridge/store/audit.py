@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pymongo import DESCENDING
 
 from bridge.infra.json_value import JsonObject
-from bridge.store.mongo import Document, Store
+from bridge.store.mongo import Document, Store, document_of, record_from
 
 AUDIT_COLLECTION = "audit"
 
@@ -30,6 +30,13 @@ class AuditEntry:
     request_id: str | None = None
     outcome: Literal["done", "partial"] = "done"
     error: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_json(self) -> JsonObject:
+        """The entry as the admin API shows it: when first, times as ISO 8601."""
+        fields = document_of(self)
+        del fields["at"]
+        return {"at": self.at.isoformat(), **fields}
 
 
 class AuditLog(Store):
@@ -41,19 +48,7 @@ class AuditLog(Store):
 
     async def record(self, entry: AuditEntry) -> None:
         await self.ensure_indexes()
-        await self.collection.insert_one(
-            {
-                "at": datetime.now(UTC),
-                "actor": entry.actor,
-                "action": entry.action,
-                "target": entry.target,
-                "before": entry.before,
-                "after": entry.after,
-                "request_id": entry.request_id,
-                "outcome": entry.outcome,
-                "error": entry.error,
-            }
-        )
+        await self.collection.insert_one(document_of(entry))
 
     async def search(
         self,
@@ -63,12 +58,13 @@ class AuditLog(Store):
         target: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
-    ) -> list[Document]:
-        query: dict[str, Any] = {}
+    ) -> list[AuditEntry]:
+        """The newest entries first, up to `limit`, matching every condition given."""
+        query: Document = {}
         for name, value in (("actor", actor), ("action", action), ("target", target)):
             if value is not None:
                 query[name] = value
         if since is not None:
             query["at"] = {"$gte": since}
         cursor = self.collection.find(query, {"_id": False}).sort("at", DESCENDING).limit(limit)
-        return [entry async for entry in cursor]
+        return [record_from(AuditEntry, entry) async for entry in cursor]

@@ -90,16 +90,6 @@ async def admin_call(call: Awaitable[T]) -> T:
         ) from None
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    return value
-
-
 @requires_admin
 async def list_users(request: web.Request) -> web.Response:
     query = parse_query(request, UserQuery)
@@ -154,7 +144,7 @@ async def audit(request: web.Request) -> web.Response:
     entries = await request.app[AUDIT_LOG].search(
         actor=query.actor, action=query.action, target=query.target, since=query.since, limit=query.limit
     )
-    return web.json_response({"entries": jsonable(entries)})
+    return web.json_response({"entries": [entry.as_json() for entry in entries]})
 
 
 @requires_admin
