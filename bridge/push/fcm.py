@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import google.auth.transport.requests
 from firebase_admin import credentials
 from google.oauth2 import service_account
 
+from bridge.infra.backoff import jittered
 from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import FCM_OAUTH_FAILURES
 from bridge.infra.outbound import Answer, Outbound, UpstreamError
@@ -189,5 +189,4 @@ class FcmSender:
         retry_after = headers.get("Retry-After")
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), self.max_backoff_seconds)
-        exponential = self.backoff_seconds * 2 ** (attempt - 1)
-        return float(min(exponential * (0.5 + random.random() / 2), self.max_backoff_seconds))  # noqa: S311
+        return jittered(self.backoff_seconds, attempt, self.max_backoff_seconds)

@@ -23,12 +23,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bridge.infra.backoff import Backoff
 from bridge.infra.metrics import (
     FCM_SENDS,
     OUTBOX_DEPTH,
@@ -46,23 +46,6 @@ log = logging.getLogger("bridge.push")
 MAX_BACKOFF_SECONDS = 30.0
 # Sends in a row without an answer from FCM (each after its own retries) that make the worker failing.
 FCM_FAILING_AFTER = 3
-
-
-class Backoff:
-    """Capped exponential backoff with jitter: 0.5 s, 1 s, 2 s … up to `cap`."""
-
-    def __init__(self, first: float = 0.5, cap: float = MAX_BACKOFF_SECONDS) -> None:
-        self._first = first
-        self._cap = cap
-        self.failures = 0
-
-    def next(self) -> float:
-        self.failures += 1
-        delay = min(self._cap, self._first * 2 ** min(self.failures - 1, 20))
-        return float(delay * (0.5 + random.random() / 2))  # noqa: S311
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def describe(error: BaseException) -> str:
@@ -139,7 +122,7 @@ class DeliveryWorker:
         self._status = WorkerStatus()
         self._fcm_failing = False  # the failure is FCM's (or its OAuth endpoint's), not MongoDB's
         self._fcm_unanswered = 0  # sends in a row that FCM did not answer (after their retries)
-        self._turn_backoff = Backoff(cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
+        self._turn_backoff = Backoff(first=0.5, cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -162,7 +145,7 @@ class DeliveryWorker:
 
     async def _supervise(self) -> None:
         """Run the loop; restart it (after a backoff) if it ever exits; measure the outbox."""
-        restarts = Backoff(cap=MAX_BACKOFF_SECONDS)
+        restarts = Backoff(first=0.5, cap=MAX_BACKOFF_SECONDS)
         while not self._stopping:
             task = asyncio.create_task(self._run(), name="push-delivery")
             while not task.done():
