@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bridge.app import components_for_cli
 from bridge.infra.json_value import JsonObject
@@ -17,6 +17,11 @@ from bridge.services.admin import AdminService, Deleted, PartlyApplied, UserFilt
 from bridge.services.reconcile import Progress, ReconcileReport
 from bridge.services.verdict import mongodb_view
 from bridge.settings import load_settings
+
+if TYPE_CHECKING:
+    from bridge.cli.main import Commands
+
+Command = Callable[[AdminService, argparse.Namespace], Awaitable[int]]
 
 
 @asynccontextmanager
@@ -82,7 +87,7 @@ async def _list(service: AdminService, args: argparse.Namespace) -> int:
     return 0
 
 
-def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[UserState | Deleted]]) -> Any:
+def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[UserState | Deleted]]) -> Command:
     async def run(service: AdminService, args: argparse.Namespace) -> int:
         state = await action(service, args)
         if args.json:
@@ -142,7 +147,7 @@ def _print_report(report: ReconcileReport, fixed: bool) -> None:
         print("see above" if fixed else "run with --fix to repair what can be repaired")
 
 
-COMMANDS: dict[str, Callable[[AdminService, argparse.Namespace], Awaitable[int]]] = {
+COMMANDS: dict[str, Command] = {
     "list": _list,
     "show": _one(lambda s, a: s.verify(a.ref)),
     "verify": _one(lambda s, a: s.verify(a.ref)),
@@ -169,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     admin = commands.add_parser("admin", help="verify and manage users (MongoDB + Firebase)")
     what = admin.add_subparsers(dest="what", required=True)
     users = what.add_parser("users", help="users").add_subparsers(dest="action", required=True)
