@@ -91,9 +91,10 @@ class PasswordVerifier:
         body[self._config.username_field] = credential.username
         body[self._config.password_field] = credential.password
         try:
-            status, answer = await self._outbound.post_json(
-                self._config.login_url, body, timeout_seconds=self._config.timeout_seconds
+            reply = await self._outbound.send(
+                "POST", self._config.login_url, json=body, timeout_seconds=self._config.timeout_seconds
             )
+            status, answer = reply.status, reply.document
         except UpstreamTimeout as error:
             raise PartnerLoginFailed(str(error), timed_out=True) from None
         except UpstreamError as error:

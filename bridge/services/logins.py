@@ -7,7 +7,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from bridge.firebase.auth_admin import AuthUnavailable, EmailInUse, FirebaseAuth
 from bridge.firebase.custom_tokens import CustomTokenMinter
@@ -17,14 +16,14 @@ from bridge.partners import Partner
 from bridge.partners.base import Credential, CredentialRejected, CredentialReplayed, PartnerToken
 from bridge.store.attempts import LockedOut, LoginAttempts
 from bridge.store.used_tokens import UsedTokens
-from bridge.store.users import FIREBASE_USER_CREATED, UserStore
+from bridge.store.users import FIREBASE_USER_CREATED, UserRecord, UserStore
 
 log = logging.getLogger("bridge.login")
 
 
 @dataclass(frozen=True, slots=True)
 class LoginResult:
-    user: dict[str, Any]
+    user: UserRecord
     custom_token: str
     session: Session | None = None
     # Who the partner said the user is (for answers in a platform's contract).
@@ -104,7 +103,7 @@ class Logins:
                 ),
                 self._minter.mint(uid, claims, partner.config.tenant_id),
             )
-            if first_login_makes_user and user.get("firebase_user") != FIREBASE_USER_CREATED:
+            if first_login_makes_user and user.firebase_user != FIREBASE_USER_CREATED:
                 await self._create_firebase_user(partner, identity, uid)
             session = None
             if with_session:

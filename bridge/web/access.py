@@ -14,6 +14,7 @@ from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
 from bridge.identity import claim_value
 from bridge.partners.base import CredentialRejected, KeysUnavailable, PartnerToken, WrongCredentialKind
 from bridge.store.api_keys import KEY_PREFIX, SCOPES, ApiKey
+from bridge.store.users import UserRecord
 from bridge.web.bodies import bearer_token
 from bridge.web.failures import session_problem
 from bridge.web.keys import API_KEYS, FIREBASE_AUTH, PARTNERS, SETTINGS, USERS
@@ -74,23 +75,23 @@ def requires_scope(scope: str | None, *alternatives: str) -> Callable[[Handler],
 
 
 FIREBASE_CLAIMS: web.RequestKey[dict[str, Any]] = web.RequestKey("firebase_claims", dict)
-USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user", dict)
+USER: web.RequestKey[UserRecord] = web.RequestKey("user", UserRecord)
 
 
-def _revoked(claims: dict[str, Any], user: dict[str, Any]) -> bool:
+def _revoked(claims: dict[str, Any], user: UserRecord) -> bool:
     """Firebase's own rule: a session is revoked when it began (`auth_time`, whole seconds) before
     the revocation (whole seconds, like Firebase's `validSince`); one that began in the same second
     is still valid, so logging out and straight back in works. `auth_time` (the original sign-in)
     is compared, so ID tokens refreshed after a revocation are refused too, even where refresh
     tokens outlive it (the Auth emulator)."""
-    revoked_at = user.get("sessions_revoked_at")
+    revoked_at = user.sessions_revoked_at
     if revoked_at is None:
         return False
     began = int(claims.get("auth_time", claims.get("iat", 0)))
     return began < int(revoked_at.timestamp())
 
 
-async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], UserRecord]:
     """(Firebase claims, bridge user record) of the signed-in caller: `Authorization: Bearer
     <Firebase ID token>` or the session cookie. Anything else is a 401."""
     token = bearer_token(request)
@@ -111,16 +112,10 @@ async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[
             raise _unauthorized("The ID token or session cookie is not valid.") from None
         raise problem from None
     user = await request.app[USERS].find_by_uid(claims["uid"])
-    if user is None or user.get("disabled") or _revoked(claims, user):
+    if user is None or user.disabled or _revoked(claims, user):
         log.info(
             "user session refused",
-            extra={
-                "reason": "unknown user"
-                if user is None
-                else "disabled"
-                if user.get("disabled")
-                else "revoked"
-            },
+            extra={"reason": "unknown user" if user is None else "disabled" if user.disabled else "revoked"},
         )
         raise _unauthorized("The ID token or session cookie is not valid.")
     return claims, user

@@ -123,7 +123,7 @@ async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[st
         raise uid_conflict(error) from None
     except AuthRefusedInput as error:
         raise bad_request(f"Firebase refused the account: {error}") from None
-    return (201 if created else 200), {"uid": user["uid"], "created": created}
+    return (201 if created else 200), {"uid": user.uid, "created": created}
 
 
 async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any]) -> dict[str, Any]:
@@ -131,9 +131,9 @@ async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any
     user = await request.app[USERS].find_by_uid(result["uid"])
     if user is None:
         raise Problem(404, "unknown-user", "Unknown user", "The account no longer exists.")
-    partner = partner_named(request, user["partner"])
+    partner = partner_named(request, user.partner)
     tenant = partner.config.tenant_id
-    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
+    custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
     answer: dict[str, Any] = {
         "user": public_user(user),
         "created": result["created"],

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
+from bridge.services.admin import Deleted, PartlyApplied, UserFilter, UserNotFound, UserState
 from bridge.services.verdict import mongodb_view
 from bridge.store.user_refs import BadUserRef
 from bridge.web.access import ADMIN, requires_admin
@@ -90,16 +90,6 @@ async def admin_call(call: Awaitable[T]) -> T:
         ) from None
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    return value
-
-
 @requires_admin
 async def list_users(request: web.Request) -> web.Response:
     query = parse_query(request, UserQuery)
@@ -109,24 +99,25 @@ async def list_users(request: web.Request) -> web.Response:
     service = request.app[ADMIN_SERVICE]
     page = await admin_call(service.list_users(filters, query.cursor, query.limit))
     if query.verify:
-        rows: list[Any] = await admin_call(service.with_verdicts(page["users"]))
+        rows: list[Any] = [row.as_json() for row in await admin_call(service.with_verdicts(page.users))]
     else:
-        rows = [mongodb_view(user) for user in page["users"]]
-    return web.json_response({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]})
+        rows = [mongodb_view(user) for user in page.users]
+    return web.json_response({"users": rows, "total": page.total, "next_cursor": page.next_cursor})
 
 
 @requires_admin
 async def show_user(request: web.Request) -> web.Response:
-    return web.json_response(await admin_call(request.app[ADMIN_SERVICE].verify(request.match_info["ref"])))
+    state = await admin_call(request.app[ADMIN_SERVICE].verify(request.match_info["ref"]))
+    return web.json_response(state.as_json())
 
 
-def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[dict[str, Any]]]) -> Any:
+def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[UserState | Deleted]]) -> Any:
     @requires_admin
     async def handler(request: web.Request) -> web.Response:
         result = await admin_call(
             run(request, request.match_info["ref"], request[ADMIN], current_request_id())
         )
-        return web.json_response(result)
+        return web.json_response(result.as_json())
 
     return handler
 
@@ -144,7 +135,7 @@ async def replace_claims(request: web.Request) -> web.Response:
     result = await admin_call(
         service.replace_claims(request.match_info["ref"], body.claims, request[ADMIN], current_request_id())
     )
-    return web.json_response(result)
+    return web.json_response(result.as_json())
 
 
 @requires_admin
@@ -153,7 +144,7 @@ async def audit(request: web.Request) -> web.Response:
     entries = await request.app[AUDIT_LOG].search(
         actor=query.actor, action=query.action, target=query.target, since=query.since, limit=query.limit
     )
-    return web.json_response({"entries": jsonable(entries)})
+    return web.json_response({"entries": [entry.as_json() for entry in entries]})
 
 
 @requires_admin

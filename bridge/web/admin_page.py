@@ -147,7 +147,7 @@ async def user_list(request: web.Request) -> web.Response:
         )
     except ValueError as error:  # a cursor this page did not make
         raise bad_request(str(error)) from None
-    rows = await service.with_verdicts(page["users"])
+    rows = [row.as_json() for row in await service.with_verdicts(page.users)]
     lines = []
     for row in rows:
         user = row["mongodb"]
@@ -158,7 +158,7 @@ async def user_list(request: web.Request) -> web.Response:
             f"<td>{'disabled' if user['disabled'] else 'active'}</td><td>{_mark(row)}</td></tr>"
         )
     more = ""
-    if page["next_cursor"]:
+    if page.next_cursor:
         query = urlencode(
             {
                 k: v
@@ -166,7 +166,7 @@ async def user_list(request: web.Request) -> web.Response:
                     "partner": partner,
                     "email": email,
                     "uid_prefix": prefix,
-                    "cursor": page["next_cursor"],
+                    "cursor": page.next_cursor,
                 }.items()
                 if v
             }
@@ -180,7 +180,7 @@ async def user_list(request: web.Request) -> web.Response:
         f'<input name=email placeholder=email value="{html.escape(email or "")}"> '
         f'<input name=uid_prefix placeholder="uid prefix" value="{html.escape(prefix or "")}"> '
         "<button>Filter</button></form>"
-        f"<p>{page['total']} users</p><table><thead><tr><th>uid</th><th>partner</th><th>email</th>"
+        f"<p>{page.total} users</p><table><thead><tr><th>uid</th><th>partner</th><th>email</th>"
         "<th>state</th><th>MongoDB vs Firebase</th></tr></thead>"
         f"<tbody>{''.join(lines)}</tbody></table>{more}"
     )
@@ -205,7 +205,7 @@ async def user_detail(request: web.Request) -> web.Response:
         return admin
     ref = request.match_info["ref"]
     try:
-        state = await request.app[ADMIN_SERVICE].verify(ref)
+        state = (await request.app[ADMIN_SERVICE].verify(ref)).as_json()
     except (UserNotFound, ValueError):
         return _page("Unknown user", f"<p>Neither store knows <code>{html.escape(ref)}</code>.</p>", 404)
     except AuthUnavailable as error:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.store.audit import AuditEntry
 from bridge.store.devices import public_device, token_hint
 from bridge.store.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
 from bridge.web.access import API_KEY, USER, requires_scope, requires_user
@@ -39,7 +40,7 @@ async def _register(request: web.Request, uid: str, actor: str, bound_to: str | 
         # A key bound to one partner never takes a device away from another partner's user.
         owner = await request.app[DEVICES].owner_of(body.token)
         owner_user = await request.app[USERS].find_by_uid(owner) if owner not in (None, uid) else None
-        if owner_user is not None and owner_user.get("partner") != bound_to:
+        if owner_user is not None and owner_user.partner != bound_to:
             raise Problem(
                 403,
                 "forbidden",
@@ -53,12 +54,14 @@ async def _register(request: web.Request, uid: str, actor: str, bound_to: str | 
         hint = token_hint(body.token)
         log.info("device moved to another user", extra={"from_uid": moved_from, "to_uid": uid, "token": hint})
         await request.app[AUDIT_LOG].record(
-            actor,
-            "device-moved",
-            moved_from,
-            {"uid": moved_from, "token": hint},
-            {"uid": uid, "token": hint},
-            current_request_id(),
+            AuditEntry(
+                actor,
+                "device-moved",
+                moved_from,
+                {"uid": moved_from, "token": hint},
+                {"uid": uid, "token": hint},
+                current_request_id(),
+            )
         )
     devices = await request.app[DEVICES].of_user(uid)
     return web.json_response(
@@ -80,28 +83,27 @@ async def _user_named(request: web.Request) -> str:
     except BadUserRef as error:
         raise bad_request(str(error)) from None
     found = await resolve_user_refs(request.app[USERS], [ref])
-    if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].get("partner")):
+    if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].partner):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    uid: str = found[ref.raw]["uid"]
-    return uid
+    return found[ref.raw].uid
 
 
 @requires_user
 async def list_my_devices(request: web.Request) -> web.Response:
-    uid = request[USER]["uid"]
+    uid = request[USER].uid
     devices = await request.app[DEVICES].of_user(uid)
     return web.json_response({"uid": uid, "devices": [public_device(d) for d in devices]})
 
 
 @requires_user
 async def register_my_device(request: web.Request) -> web.Response:
-    uid = request[USER]["uid"]
+    uid = request[USER].uid
     return await _register(request, uid, f"user:{uid}")
 
 
 @requires_user
 async def remove_my_device(request: web.Request) -> web.Response:
-    return await _remove(request, request[USER]["uid"])
+    return await _remove(request, request[USER].uid)
 
 
 @requires_scope("accounts:write")

@@ -23,7 +23,7 @@ async def send_notification(request: web.Request) -> web.Response:
     except PayloadTooLarge as error:
         raise bad_request(str(error)) from None
     return web.json_response(
-        accepted, status=202, headers={"Location": f"/v1/notifications/{accepted['id']}"}
+        accepted.as_json(), status=202, headers={"Location": f"/v1/notifications/{accepted.id}"}
     )
 
 
@@ -33,8 +33,8 @@ async def notification_report(request: web.Request) -> web.Response:
     # it does not exist.
     key, notification_id = request[API_KEY], request.match_info["id"]
     notification = await request.app[OUTBOX].notification(notification_id)
-    own = notification is not None and (notification.get("sender") == key.key_id or "admin" in key.scopes)
+    own = notification is not None and (notification.sender == key.key_id or "admin" in key.scopes)
     report = await request.app[OUTBOX].report(notification_id) if own else None
     if report is None:
         raise Problem(404, "unknown-notification", "Unknown notification", "No notification has this id.")
-    return web.json_response(report)
+    return web.json_response(report.as_json())

@@ -29,6 +29,7 @@ from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import ConfigError, JwtRules, PasswordPartnerConfig, RouteConfig
 from bridge.partners.jwt_token import JwtVerifier
 from bridge.services.logins import LoginResult
+from bridge.store.users import public_user
 from bridge.web.bodies import bearer_token, client_address, read_body
 from bridge.web.keys import PARTNERS, SETTINGS
 from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
@@ -143,7 +144,7 @@ def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
 
 def partner_user_id(partner: Partner, result: LoginResult) -> int | str:
     """The partner's own user id: a JSON number when the partner's id is one (Strapi, SQL ids)."""
-    external_id: str = result.user["external_id"]
+    external_id = result.user.external_id
     if result.identity is not None:
         config = partner.config
         path = config.user_id_path if isinstance(config, PasswordPartnerConfig) else config.user_id_claim
@@ -154,7 +155,7 @@ def partner_user_id(partner: Partner, result: LoginResult) -> int | str:
 
 
 def _mapped_claims(partner: Partner, result: LoginResult, taken: set[str]) -> dict[str, Any]:
-    claims = result.user.get("claims") or {}
+    claims = result.user.claims or {}
     return {name: claims[name] for name in partner.config.claims if name in claims and name not in taken}
 
 
@@ -162,8 +163,8 @@ def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
     assert result.session is not None
     user: dict[str, Any] = {
         "id": partner_user_id(partner, result),
-        "name": result.user.get("display_name"),
-        "email": result.user.get("email"),
+        "name": result.user.display_name,
+        "email": result.user.email,
     }
     user.update(_mapped_claims(partner, result, set(user)))
     return {
@@ -178,15 +179,15 @@ def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
 
 def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
     assert result.session is not None
-    record = result.user
+    record, public = result.user, public_user(result.user)
     user: dict[str, Any] = {
         "id": partner_user_id(partner, result),
-        "username": record.get("display_name") or record["external_id"],
-        "email": record.get("email"),
-        "uid": record["uid"],
-        "blocked": bool(record.get("disabled")),
-        "createdAt": record["created_at"].isoformat(),
-        "updatedAt": record["updated_at"].isoformat(),
+        "username": record.display_name or record.external_id,
+        "email": record.email,
+        "uid": record.uid,
+        "blocked": record.disabled,
+        "createdAt": public["created_at"],
+        "updatedAt": public["updated_at"],
     }
     user.update(_mapped_claims(partner, result, set(user)))
     return {

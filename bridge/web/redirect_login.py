@@ -83,7 +83,7 @@ async def complete_redirect_login(
     fragment = {
         "custom_token": result.custom_token,
         "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),
-        "uid": result.user["uid"],
+        "uid": result.user.uid,
     }
     if result.session is not None:
         fragment.update(id_token=result.session.id_token, refresh_token=result.session.refresh_token)

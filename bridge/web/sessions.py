@@ -97,11 +97,11 @@ async def me(request: web.Request) -> web.Response:
 @requires_user
 async def logout(request: web.Request) -> web.Response:
     user = request[USER]
-    partner = request.app[PARTNERS].get(user["partner"])
+    partner = request.app[PARTNERS].get(user.partner)
     tenant = partner.config.tenant_id if partner is not None else None
-    await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"], tenant))
-    await request.app[USERS].revoke_sessions(user["uid"])
+    await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user.uid, tenant))
+    await request.app[USERS].revoke_sessions(user.uid)
     settings = request.app[SETTINGS]
-    response = web.json_response({"uid": user["uid"], "sessions_revoked": True})
+    response = web.json_response({"uid": user.uid, "sessions_revoked": True})
     response.del_cookie(settings.session_cookie_name, domain=settings.session_cookie_domain, path="/")
     return response

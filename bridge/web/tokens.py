@@ -71,13 +71,13 @@ async def mint_custom_token(request: web.Request) -> web.Response:
         partner = request.app[PARTNERS].get(body.partner)
         external_id = partner.external_id_of(body.external_id) if partner else body.external_id
         user = await users.find_by_external_id(body.partner, external_id)
-    if user is None or not key.may_act_for(user.get("partner")):
+    if user is None or not key.may_act_for(user.partner):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    if user.get("disabled"):
+    if user.disabled:
         raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
-    owner = request.app[PARTNERS].get(user["partner"])
+    owner = request.app[PARTNERS].get(user.partner)
     tenant = owner.config.tenant_id if owner is not None else None
-    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
+    custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
     return web.json_response(
         {
             "user": public_user(user),
