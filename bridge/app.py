@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LOGIN_ATTEMPTS] = LoginAttempts(database)
     app[API_KEYS] = ApiKeys(database)
     app[OUTBOUND] = Outbound()
-    app[PARTNERS] = build_partners(settings.partners, app[OUTBOUND], app[LOGIN_ATTEMPTS])
+    app[PARTNERS] = build_partners(settings.partners, app[OUTBOUND])
 
     service_account = load_service_account(settings.service_account_path())
     app[SIGNING_POOL] = ThreadPoolExecutor(settings.signing_threads, thread_name_prefix="sign")

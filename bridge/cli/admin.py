@@ -19,7 +19,6 @@ from bridge.partners import build_partners
 from bridge.services.admin import AdminService, PartlyApplied, ReconcileReport, UserFilter, UserNotFound
 from bridge.services.verdict import PENDING_FIRST_SIGN_IN
 from bridge.settings import load_settings
-from bridge.store.attempts import LoginAttempts
 from bridge.store.audit import AuditLog
 from bridge.store.devices import DeviceStore
 from bridge.store.mongo import open_client
@@ -35,7 +34,7 @@ async def admin_service() -> AsyncIterator[AdminService]:
     pool = ThreadPoolExecutor(8, thread_name_prefix="firebase")
     service_account = load_service_account(settings.service_account_path())
     firebase = FirebaseAuth(service_account, settings.firebase_project_id or service_account.project_id, pool)
-    partners = build_partners(settings.partners, Outbound(), LoginAttempts(database))
+    partners = build_partners(settings.partners, Outbound())
     try:
         yield AdminService(UserStore(database), DeviceStore(database), firebase, AuditLog(database), partners)
     finally:

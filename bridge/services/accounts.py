@@ -55,7 +55,7 @@ class Accounts:
         }
         record_fields = {**fields, "custom_claims": dict(account.claims or {}), "disabled": account.disabled}
         user, created = await self._users.create_account(partner.id, account.external_id, uid, record_fields)
-        tenant = partner.config.tenant_id
+        tenant = partner.tenant_id
         try:
             made = await self._firebase.create_user(uid, {**fields, "disabled": account.disabled}, tenant)
         except (EmailInUse, PhoneInUse) as error:

@@ -14,7 +14,7 @@ from firebase_admin import auth
 
 from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.identity import check_claims
-from bridge.partners import Partner
+from bridge.partners import Partner, tenant_of
 from bridge.services.verdict import differences, firebase_view, mongodb_view, verdict
 from bridge.store.audit import AuditLog
 from bridge.store.devices import DeviceStore
@@ -131,8 +131,7 @@ class AdminService:
 
     # --- reading -------------------------------------------------------------------------
     def _tenant(self, partner_id: str | None) -> str | None:
-        partner = self._partners.get(partner_id or "")
-        return partner.config.tenant_id if partner is not None else None
+        return tenant_of(self._partners, partner_id)
 
     async def list_users(self, filters: UserFilter, cursor: str | None, limit: int) -> dict[str, Any]:
         query = filters.query()
