@@ -53,20 +53,17 @@ _LIBRARY_CODES: dict[type[jwt.PyJWTError], RejectReason] = {
 }
 
 
-def library_reason(error: jwt.PyJWTError) -> str:
-    """A log-safe reason for a PyJWT error: its type, and its text unless that quotes the token."""
+def library_rejection(error: jwt.PyJWTError) -> CredentialRejected:
+    """The refusal for a PyJWT error: a reason code by its type, and a log-safe text (its type, and
+    its message unless that quotes the token)."""
     text = str(error)
     if any(marker in text.lower() for marker in _QUOTING_ERRORS):
         text = "crit header names an extension that is not understood"
-    return f"{type(error).__name__}: {text}"
-
-
-def library_rejection(error: jwt.PyJWTError) -> CredentialRejected:
-    """The refusal for a PyJWT error: its reason code by type, and its log-safe text."""
+        return CredentialRejected(RejectReason.HEADER, f"{type(error).__name__}: {text}")
     code = next(
         (_LIBRARY_CODES[kind] for kind in type(error).__mro__ if kind in _LIBRARY_CODES), RejectReason.INVALID
     )
-    return CredentialRejected(code, library_reason(error))
+    return CredentialRejected(code, f"{type(error).__name__}: {text}")
 
 
 class KeySource(Protocol):
