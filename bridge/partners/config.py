@@ -12,7 +12,7 @@ import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -234,7 +234,7 @@ class PartnerBase(BaseModel, ABC):
         """The require_* settings turned off (logged at start-up, never silent)."""
         return []
 
-    def with_paths_resolved(self, base_dir: Path) -> PartnerBase:
+    def with_paths_resolved(self, base_dir: Path) -> Self:
         """This partner with relative file paths resolved against the partners file's folder."""
         return self
 
@@ -429,7 +429,7 @@ class JwtPartnerConfig(JwtRules, KeySetRules):
         required = {"require_issuer": self.require_issuer, "require_audience": self.require_audience}
         return [name for name, on in required.items() if not on]
 
-    def with_paths_resolved(self, base_dir: Path) -> JwtPartnerConfig:
+    def with_paths_resolved(self, base_dir: Path) -> Self:
         relative = {
             name: base_dir / value
             for name, value in (("secret_file", self.secret_file), ("public_key_file", self.public_key_file))
@@ -561,9 +561,7 @@ def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig
         config = _PARTNER_TABLE.validate_python(table)
     except ValidationError as error:
         raise ConfigError("; ".join(_field_errors(partner_id, error))) from None
-    resolved = config.with_paths_resolved(base_dir)
-    assert isinstance(resolved, type(config))
-    return resolved
+    return config.with_paths_resolved(base_dir)
 
 
 def parse_partners(data: dict[str, Any], source: str, base_dir: Path) -> dict[str, PartnerConfig]:
