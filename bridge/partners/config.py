@@ -41,11 +41,10 @@ from bridge.partners.checks import (
     HMAC_ALGORITHMS,
     RSA_ALGORITHMS,
     SUPPORTED_ALGORITHMS,
-    ConfigError,
     HttpsUrl,
     is_loopback,
-    require_https_url,
 )
+from bridge.partners.checks import ConfigError as ConfigError  # re-exported: the partners file's error
 from bridge.partners.claims import IdentityPaths
 from bridge.partners.jwks import JwksKeySet, TrustedKey
 from bridge.partners.jwt_token import JwtVerifier, SingleKey
@@ -53,16 +52,6 @@ from bridge.partners.keys import load_verification_key
 from bridge.partners.oidc import OidcDiscovery
 from bridge.partners.password import PasswordVerifier
 from bridge.store.attempts import Counter, address_key, user_key
-
-__all__ = [
-    "EC_ALGORITHMS",
-    "HMAC_ALGORITHMS",
-    "RSA_ALGORITHMS",
-    "SUPPORTED_ALGORITHMS",
-    "ConfigError",
-    "HttpsUrl",
-    "require_https_url",
-]
 
 PARTNER_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
@@ -345,10 +334,6 @@ class JwtRules(PartnerBase):
 
     def redirect_rules(self) -> JwtRules:
         return self
-
-    def allowed_targets(self) -> list[str]:
-        """Where a browser may be sent after a redirect login."""
-        return [*self.redirect_urls, *([self.default_redirect_url] if self.default_redirect_url else [])]
 
     @model_validator(mode="after")
     def _issuer_and_audience_present(self) -> JwtRules:
