@@ -30,6 +30,11 @@ class NewAccount:
     claims: dict[str, Any] | None = None
     disabled: bool = False
 
+    def profile(self) -> dict[str, str]:
+        """The profile fields given (email, display name, phone number), for both stores."""
+        given = {"email": self.email, "display_name": self.display_name, "phone_number": self.phone_number}
+        return {name: value for name, value in given.items() if value is not None}
+
 
 class Accounts:
     def __init__(self, users: UserStore, firebase: FirebaseAuth) -> None:
@@ -44,32 +49,31 @@ class Accounts:
         Firebase refuses the email or phone number, a MongoDB record made by this call is removed
         again, so the two stores never disagree about a new account."""
         uid = partner.uid_for_external(account.external_id)
-        fields = {
-            name: value
-            for name, value in (
-                ("email", account.email),
-                ("display_name", account.display_name),
-                ("phone_number", account.phone_number),
-            )
-            if value is not None
-        }
+        fields = account.profile()
         record_fields = {**fields, "custom_claims": dict(account.claims or {}), "disabled": account.disabled}
         user, created = await self._users.create_account(partner.id, account.external_id, uid, record_fields)
-        tenant = partner.tenant_id
-        try:
-            made = await self._firebase.create_user(uid, {**fields, "disabled": account.disabled}, tenant)
-        except (EmailInUse, PhoneInUse) as error:
-            if created:
-                await self._users.delete(uid)
-            raise AccountConflict("email" if isinstance(error, EmailInUse) else "phone_number") from None
-        except Exception:
-            if created:
-                await self._users.delete(uid)  # nothing half-made stays behind
-            raise
+        firebase_fields = {**fields, "disabled": account.disabled}
+        made = await self._create_firebase_user(uid, firebase_fields, partner, created)
         if user.get("firebase_user") not in (None, FIREBASE_USER_CREATED):
             await self._users.mark_firebase_user_created(uid)  # a login-made record, now in Firebase
         if made and account.claims:
-            await self._firebase.set_custom_claims(uid, account.claims, tenant)
+            await self._firebase.set_custom_claims(uid, account.claims, partner.tenant_id)
         if made and not created:
             log.warning("firebase user was missing for an existing account; created it", extra={"uid": uid})
         return user, created
+
+    async def _create_firebase_user(
+        self, uid: str, fields: dict[str, Any], partner: Partner, record_created: bool
+    ) -> bool:
+        """Whether the Firebase user was made now (False: it existed). On any failure a MongoDB
+        record this call created is removed: nothing half-made stays behind."""
+        try:
+            return await self._firebase.create_user(uid, fields, partner.tenant_id)
+        except (EmailInUse, PhoneInUse) as error:
+            if record_created:
+                await self._users.delete(uid)
+            raise AccountConflict("email" if isinstance(error, EmailInUse) else "phone_number") from None
+        except Exception:
+            if record_created:
+                await self._users.delete(uid)
+            raise
