@@ -77,16 +77,23 @@ class CredentialRejected(Exception):
     """The credential is not valid. `code` says why in one word; the message is the precise
     reason, for the log only: clients always get one generic answer."""
 
-    def __init__(self, code: RejectReason, detail: str) -> None:
+    def __init__(self, detail: str, code: RejectReason = RejectReason.INVALID) -> None:
         super().__init__(detail)
         self.code = code
+
+
+class CredentialExpired(CredentialRejected):
+    """The token was valid once: it is past its `exp`."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, RejectReason.EXPIRED)
 
 
 class CredentialReplayed(CredentialRejected):
     """A single-use token was presented again."""
 
     def __init__(self, detail: str = "token has already been used") -> None:
-        super().__init__(RejectReason.REPLAYED, detail)
+        super().__init__(detail, RejectReason.REPLAYED)
 
 
 class CredentialIncomplete(ValueError):

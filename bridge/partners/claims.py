@@ -32,10 +32,10 @@ def external_id(claims: Mapping[str, Any], name: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
-        raise CredentialRejected(RejectReason.IDENTITY, f"user-id claim {name!r} is missing or not a string")
+        raise CredentialRejected(f"user-id claim {name!r} is missing or not a string", RejectReason.IDENTITY)
     if len(value) > MAX_EXTERNAL_ID_LENGTH:
         raise CredentialRejected(
-            RejectReason.IDENTITY, f"user-id claim {name!r} is over {MAX_EXTERNAL_ID_LENGTH} chars"
+            f"user-id claim {name!r} is over {MAX_EXTERNAL_ID_LENGTH} chars", RejectReason.IDENTITY
         )
     return value
 

@@ -131,8 +131,8 @@ class JwksKeySet:
             raise KeysUnavailable(f"partner {self._partner_id!r}: no key set could be fetched yet")
         # The kid is the presenter's text: only a fingerprint of it is logged (sha256, 8 hex).
         raise CredentialRejected(
-            RejectReason.UNKNOWN_KEY,
             f"no trusted key matches kid sha256:{kid_fingerprint(kid)}" if kid else "token has no kid",
+            RejectReason.UNKNOWN_KEY,
         )
 
     def _lookup(self, kid: str | None) -> TrustedKey | None:

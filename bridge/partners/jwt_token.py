@@ -11,6 +11,7 @@ import jwt
 from bridge.identity import ExternalIdentity, unmatched_claim
 from bridge.partners.base import (
     Credential,
+    CredentialExpired,
     CredentialRejected,
     KeysUnavailable,
     PartnerToken,
@@ -41,7 +42,6 @@ _QUOTING_ERRORS = ("critical extension",)
 
 # PyJWT's error types by reason code; a subclass is looked up before its base (MRO order).
 _LIBRARY_CODES: dict[type[jwt.PyJWTError], RejectReason] = {
-    jwt.ExpiredSignatureError: RejectReason.EXPIRED,
     jwt.ImmatureSignatureError: RejectReason.NOT_YET_VALID,
     jwt.InvalidIssuerError: RejectReason.ISSUER,
     jwt.InvalidAudienceError: RejectReason.AUDIENCE,
@@ -59,11 +59,14 @@ def library_rejection(error: jwt.PyJWTError) -> CredentialRejected:
     text = str(error)
     if any(marker in text.lower() for marker in _QUOTING_ERRORS):
         text = "crit header names an extension that is not understood"
-        return CredentialRejected(RejectReason.HEADER, f"{type(error).__name__}: {text}")
+        return CredentialRejected(f"{type(error).__name__}: {text}", RejectReason.HEADER)
+    detail = f"{type(error).__name__}: {text}"
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return CredentialExpired(detail)
     code = next(
         (_LIBRARY_CODES[kind] for kind in type(error).__mro__ if kind in _LIBRARY_CODES), RejectReason.INVALID
     )
-    return CredentialRejected(code, f"{type(error).__name__}: {text}")
+    return CredentialRejected(detail, code)
 
 
 class KeySource(Protocol):
@@ -117,10 +120,10 @@ class JwtVerifier:
     async def decode(self, token: str) -> dict[str, Any]:
         if len(token) > self._rules.max_token_bytes:
             raise CredentialRejected(
-                RejectReason.MALFORMED, f"token is longer than {self._rules.max_token_bytes} bytes"
+                f"token is longer than {self._rules.max_token_bytes} bytes", RejectReason.MALFORMED
             )
         if not token.isascii():  # a JWT is ASCII; other header bytes arrive as surrogates
-            raise CredentialRejected(RejectReason.MALFORMED, "token is not ASCII")
+            raise CredentialRejected("token is not ASCII", RejectReason.MALFORMED)
         header = self._checked_header(token)
         key = await self._keys.key_for(_kid(header))
         try:
@@ -139,7 +142,7 @@ class JwtVerifier:
         except jwt.PyJWTError as error:
             raise library_rejection(error) from None
         except RecursionError:  # a signed payload nested past the JSON parser's depth
-            raise CredentialRejected(RejectReason.MALFORMED, "payload is nested too deeply") from None
+            raise CredentialRejected("payload is nested too deeply", RejectReason.MALFORMED) from None
         _check_time_claims(claims)
         self._check_optional_iss_aud(claims)
         self._check_claim_rules(claims)
@@ -150,12 +153,12 @@ class JwtVerifier:
         that carries them must still match what is configured."""
         rules = self._rules
         if not rules.require_issuer and "iss" in claims and claims["iss"] != rules.issuer:
-            raise CredentialRejected(RejectReason.ISSUER, "InvalidIssuerError: token has an unexpected iss")
+            raise CredentialRejected("InvalidIssuerError: token has an unexpected iss", RejectReason.ISSUER)
         if not rules.require_audience and "aud" in claims:
             present = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
             if not set(map(str, present)) & set(self._audiences):
                 raise CredentialRejected(
-                    RejectReason.AUDIENCE, "InvalidAudienceError: token has an unexpected aud"
+                    "InvalidAudienceError: token has an unexpected aud", RejectReason.AUDIENCE
                 )
 
     async def signed_claims(self, token: str) -> dict[str, Any] | None:
@@ -189,17 +192,17 @@ class JwtVerifier:
         except jwt.PyJWTError as error:
             raise library_rejection(error) from None
         except RecursionError:  # `[[[[…` in the header: json.loads gives up before anything else
-            raise CredentialRejected(RejectReason.MALFORMED, "header is nested too deeply") from None
+            raise CredentialRejected("header is nested too deeply", RejectReason.MALFORMED) from None
         if header.get("alg") not in self._rules.algorithms:
             # Only a known algorithm name is logged: the header is the presenter's text.
             named = header.get("alg") if header.get("alg") in KNOWN_ALGORITHMS else "(unknown)"
-            raise CredentialRejected(RejectReason.ALGORITHM, f"algorithm {named!r} is not allowed")
+            raise CredentialRejected(f"algorithm {named!r} is not allowed", RejectReason.ALGORITHM)
         if "crit" in header:
             raise CredentialRejected(
-                RejectReason.HEADER, "token has a crit header; no extension is understood"
+                "token has a crit header; no extension is understood", RejectReason.HEADER
             )
         if self._rules.typ is not None and str(header.get("typ", "")).lower() != self._rules.typ.lower():
-            raise CredentialRejected(RejectReason.HEADER, f"header typ is not {self._rules.typ!r}")
+            raise CredentialRejected(f"header typ is not {self._rules.typ!r}", RejectReason.HEADER)
         return header
 
     def _check_claim_rules(self, claims: dict[str, Any]) -> None:
@@ -208,16 +211,16 @@ class JwtVerifier:
             age = time.time() - float(claims["iat"])
             if age > rules.max_token_age_seconds + rules.leeway_seconds:
                 raise CredentialRejected(
-                    RejectReason.CLAIMS, f"token is older than {rules.max_token_age_seconds} s"
+                    f"token is older than {rules.max_token_age_seconds} s", RejectReason.CLAIMS
                 )
         unmatched = unmatched_claim(claims, rules.required_claims)
         if unmatched is not None:
-            raise CredentialRejected(RejectReason.CLAIMS, f"required claim {unmatched!r} does not match")
+            raise CredentialRejected(f"required claim {unmatched!r} does not match", RejectReason.CLAIMS)
         if rules.single_use:
             jti = claims.get("jti")
             if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
                 raise CredentialRejected(
-                    RejectReason.CLAIMS, "jti must be a non-empty string for single-use tokens"
+                    "jti must be a non-empty string for single-use tokens", RejectReason.CLAIMS
                 )
 
     def identity_from(self, claims: dict[str, Any]) -> ExternalIdentity:
@@ -229,7 +232,7 @@ class JwtVerifier:
                 paths.id_is_email or identity.email is not None or rules.email_claim in rules.claims.values()
             )
             if email_used:
-                raise CredentialRejected(RejectReason.IDENTITY, "email_verified is not true")
+                raise CredentialRejected("email_verified is not true", RejectReason.IDENTITY)
         return identity
 
 
@@ -247,6 +250,6 @@ def _check_time_claims(claims: dict[str, Any]) -> None:
             continue
         value = claims[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CredentialRejected(RejectReason.CLAIMS, f"claim {name!r} is not a JSON number")
+            raise CredentialRejected(f"claim {name!r} is not a JSON number", RejectReason.CLAIMS)
         if not (math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE):
-            raise CredentialRejected(RejectReason.CLAIMS, f"claim {name!r} is out of range")
+            raise CredentialRejected(f"claim {name!r} is out of range", RejectReason.CLAIMS)

@@ -49,9 +49,9 @@ class PasswordVerifier:
         if not isinstance(credential, PasswordLogin):
             raise WrongCredentialKind("this partner accepts a username and password")
         if not 0 < len(credential.username) <= self._config.max_username_length:
-            raise CredentialRejected(RejectReason.PASSWORD, "username is empty or too long")
+            raise CredentialRejected("username is empty or too long", RejectReason.PASSWORD)
         if not 0 < len(credential.password) <= self._config.max_password_length:
-            raise CredentialRejected(RejectReason.PASSWORD, "password is empty or too long")
+            raise CredentialRejected("password is empty or too long", RejectReason.PASSWORD)
 
     async def verify(self, credential: Credential) -> ExternalIdentity:
         """The user the partner's login API names. CredentialRejected only when the partner refused
@@ -61,7 +61,7 @@ class PasswordVerifier:
         answer = await self._relay(credential)
         if answer is None:
             raise CredentialRejected(
-                RejectReason.PASSWORD, "the partner's login API refused the username or password"
+                "the partner's login API refused the username or password", RejectReason.PASSWORD
             )
         return self._identity_from(answer)
 

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bridge.partners.base import (
+    CredentialExpired,
     CredentialRejected,
     PartnerToken,
     PasswordLogin,
@@ -102,7 +103,7 @@ async def test_a_wrong_signature_is_refused_as_a_signature():
 async def test_an_expired_token_has_the_expired_code_and_todays_log_text():
     now = int(time.time())
     refused = await rejection(verifier(), token({"iat": now - 600, "exp": now - 120}))
-    assert refused.code is RejectReason.EXPIRED
+    assert isinstance(refused, CredentialExpired) and refused.code is RejectReason.EXPIRED
     assert str(refused) == "ExpiredSignatureError: Signature has expired"
 
 
@@ -179,7 +180,7 @@ class TwoKeys:
 
     async def key_for(self, kid: str | None) -> TrustedKey:
         if kid not in self._keys:
-            raise CredentialRejected(RejectReason.UNKNOWN_KEY, "no trusted key matches")
+            raise CredentialRejected("no trusted key matches", RejectReason.UNKNOWN_KEY)
         return self._keys[kid]
 
 
