@@ -220,7 +220,7 @@ def build_components(settings: Settings) -> Components:
     """Configuration mistakes raise ConfigError here. Nothing connects yet."""
     stores = open_stores(settings)
     outbound = Outbound()
-    partners = build_partners(settings.partners, outbound, stores.login_attempts)
+    partners = build_partners(settings.partners, outbound)
     service_account = load_service_account(settings.service_account_path())
     firebase = _firebase(settings, service_account, outbound)
     logins = Logins(

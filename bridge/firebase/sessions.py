@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import jwt
-
+from bridge.identity import unverified_text_claim
 from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import SESSIONS
 from bridge.infra.outbound import Answer, Outbound, UpstreamError
@@ -115,11 +114,7 @@ def _checked(reply: Answer, operation: str) -> dict[str, Any]:
 def _subject(id_token: str) -> str | None:
     """The uid in an ID token just received from the session API over TLS (read, not verified:
     whoever uses the ID token verifies it)."""
-    try:
-        subject = jwt.decode(id_token, options={"verify_signature": False}).get("sub")
-    except jwt.PyJWTError:
-        return None
-    return subject if isinstance(subject, str) else None
+    return unverified_text_claim(id_token, "sub")
 
 
 def _text(answer: dict[str, Any], name: str) -> str:

@@ -52,21 +52,27 @@ class Accounts:
             account.disabled,
         )
         user, created = await self._users.create_account(partner.id, account.external_id, uid, record_fields)
-        tenant = partner.config.tenant_id
-        try:
-            made = await self._firebase.create_user(uid, record_fields.firebase_fields(), tenant)
-        except (EmailInUse, PhoneInUse) as error:
-            if created:
-                await self._users.delete(uid)
-            raise AccountConflict("email" if isinstance(error, EmailInUse) else "phone_number") from None
-        except Exception:
-            if created:
-                await self._users.delete(uid)  # nothing half-made stays behind
-            raise
+        made = await self._create_firebase_user(uid, record_fields, partner, created)
         if user.firebase_user not in (None, FIREBASE_USER_CREATED):
             await self._users.mark_firebase_user_created(uid)  # a login-made record, now in Firebase
         if made and account.claims:
-            await self._firebase.set_custom_claims(uid, account.claims, tenant)
+            await self._firebase.set_custom_claims(uid, account.claims, partner.tenant_id)
         if made and not created:
             log.warning("firebase user was missing for an existing account; created it", extra={"uid": uid})
         return user, created
+
+    async def _create_firebase_user(
+        self, uid: str, fields: AccountFields, partner: Partner, record_created: bool
+    ) -> bool:
+        """Whether the Firebase user was made now (False: it existed). On any failure a MongoDB
+        record this call created is removed: nothing half-made stays behind."""
+        try:
+            return await self._firebase.create_user(uid, fields.firebase_fields(), partner.tenant_id)
+        except (EmailInUse, PhoneInUse) as error:
+            if record_created:
+                await self._users.delete(uid)
+            raise AccountConflict("email" if isinstance(error, EmailInUse) else "phone_number") from None
+        except Exception:
+            if record_created:
+                await self._users.delete(uid)
+            raise

@@ -11,8 +11,8 @@ from typing import Any
 from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.identity import check_claims
 from bridge.infra.json_value import JsonObject
-from bridge.partners import Partner
-from bridge.services.reconcile import Progress, ReconcileReport, Reconciliation, tenant_of
+from bridge.partners import Partner, tenant_of
+from bridge.services.reconcile import Progress, ReconcileReport, Reconciliation
 from bridge.services.verdict import FirebaseUser, Verdict, firebase_view, mongodb_view, verdict
 from bridge.store.audit import AuditEntry, AuditLog
 from bridge.store.devices import DeviceStore

@@ -9,18 +9,12 @@ from typing import Any
 
 from bridge.firebase.auth_admin import FirebaseAuth
 from bridge.infra.json_value import JsonObject
-from bridge.partners import Partner
+from bridge.partners import Partner, tenant_of
 from bridge.services.verdict import Difference, FirebaseUser, differences
 from bridge.store.audit import AuditEntry, AuditLog, Snapshot
 from bridge.store.users import AccountFields, UserRecord, UserStore, profile
 
 Progress = Callable[[str, int], None]
-
-
-def tenant_of(partners: Mapping[str, Partner], partner_id: str | None) -> str | None:
-    """The Firebase tenant of a partner's users (None: the project itself, or no such partner)."""
-    partner = partners.get(partner_id or "")
-    return partner.config.tenant_id if partner is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
-from bridge.identity import claim_value
 from bridge.partners.base import CredentialRejected, KeysUnavailable, PartnerToken, WrongCredentialKind
 from bridge.store.api_keys import KEY_PREFIX, SCOPES, ApiKey
 from bridge.store.users import UserRecord
@@ -136,15 +135,6 @@ ADMIN = web.RequestKey("admin", str)
 ADMIN_COOKIE = "bridge_admin"
 
 
-def _grants_admin(claims: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    for name, expected in wanted.items():
-        value = claim_value(claims, name)
-        options = expected if isinstance(expected, list) else [expected]
-        if not any(type(value) is type(option) and value == option for option in options):
-            return False
-    return True
-
-
 async def authenticate_admin(request: web.Request) -> str:
     """The admin's name for the audit log: `api-key:<id>` or `partner:<partner>:<user id>`.
     401 without a credential or with an invalid one, 403 with a valid one that is not an admin's."""
@@ -163,14 +153,13 @@ async def authenticate_admin(request: web.Request) -> str:
             raise Problem(403, "forbidden", "Forbidden", "This API key lacks the 'admin' scope.")
         return f"api-key:{key.key_id}"
     for partner in request.app[PARTNERS].values():
-        wanted = getattr(partner.config, "admin_claims", None)
-        if not wanted:
+        if not partner.grants_admin:
             continue
         try:
             identity = await partner.verifier.verify(PartnerToken(presented))
         except (CredentialRejected, WrongCredentialKind, KeysUnavailable):
             continue
-        if not _grants_admin(identity.claims, wanted):
+        if not partner.is_admin(identity.claims):
             raise Problem(403, "forbidden", "Forbidden", "This token does not grant admin access.")
         return f"partner:{partner.id}:{identity.external_id}"
     log.info("admin credential refused")

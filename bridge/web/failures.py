@@ -10,8 +10,13 @@ from typing import TypeVar
 from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
 from bridge.firebase.sessions import SessionRejected, SessionsNotConfigured, SessionsUnavailable
 from bridge.identity import ClaimsTooLarge
-from bridge.infra.metrics import LOGIN_OUTCOMES
-from bridge.partners.base import CredentialRejected, CredentialReplayed, KeysUnavailable, WrongCredentialKind
+from bridge.partners.base import (
+    CredentialRejected,
+    CredentialReplayed,
+    KeysUnavailable,
+    RejectReason,
+    WrongCredentialKind,
+)
 from bridge.partners.password import PartnerLoginFailed
 from bridge.store.attempts import LockedOut
 from bridge.store.users import UidConflict, UserDisabled
@@ -71,34 +76,21 @@ def uid_conflict(error: UidConflict) -> Problem:
 
 
 def login_problem(error: Exception, partner_id: str) -> Problem | None:
-    """The problem for a failed login (counted by outcome), or None for an unknown failure."""
-    problem = _login_problem(error, partner_id)
-    LOGIN_OUTCOMES.labels(partner_id, problem.slug if problem else "error").inc()
-    return problem
-
-
-def _login_problem(error: Exception, partner_id: str) -> Problem | None:
+    """The problem for a failed login, or None for an unknown failure. The login service has
+    already counted and logged it."""
     if isinstance(error, CredentialReplayed):
-        log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
         return Problem(401, "token-already-used", "Invalid credential", str(error))
     if isinstance(error, CredentialRejected):
-        log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
         return invalid_credential()
     if isinstance(error, WrongCredentialKind):
         return bad_request(f"Partner {partner_id!r}: {error}.")
     if isinstance(error, UserDisabled):
-        log.info("login rejected", extra={"partner": partner_id, "reason": "user is disabled"})
         return Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
     if isinstance(error, UidConflict):
-        log.warning(
-            "login refused: uid conflict", extra={"partner": partner_id, "owner": error.owner_partner}
-        )
         return uid_conflict(error)
     if isinstance(error, ClaimsTooLarge):
-        log.warning("login refused: claims too large", extra={"partner": partner_id})
         return Problem(422, "claims-too-large", "Claims too large", str(error))
     if isinstance(error, LockedOut):
-        log.warning("login refused: too many failures", extra={"partner": partner_id})
         return Problem(
             429,
             "too-many-attempts",
@@ -107,7 +99,6 @@ def _login_problem(error: Exception, partner_id: str) -> Problem | None:
             headers={"Retry-After": str(error.retry_after)},
         )
     if isinstance(error, KeysUnavailable):
-        log.warning("partner keys unavailable", extra={"partner": partner_id, "error": str(error)})
         return Problem(
             503,
             "partner-keys-unavailable",
@@ -116,7 +107,6 @@ def _login_problem(error: Exception, partner_id: str) -> Problem | None:
             headers={"Retry-After": "30"},
         )
     if isinstance(error, PartnerLoginFailed):
-        log.warning("partner login API failed", extra={"partner": partner_id, "error": str(error)})
         if error.timed_out:
             return Problem(
                 504,
@@ -136,7 +126,7 @@ def _login_problem(error: Exception, partner_id: str) -> Problem | None:
 # Short messages a person may see on the partner's error page after a redirect login (the words
 # DeveloperHub-style docs portals show: "Token has already been used", "Token expired", ...).
 def human_message(problem: Problem, error: Exception) -> str:
-    if isinstance(error, CredentialRejected) and "ExpiredSignatureError" in str(error):
+    if isinstance(error, CredentialRejected) and error.code is RejectReason.EXPIRED:
         return "Token expired"
     return {
         "token-already-used": "Token has already been used",

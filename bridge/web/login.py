@@ -8,10 +8,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
-from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
-from bridge.partners.base import Credential, PartnerToken, PasswordLogin
-from bridge.partners.config import PARTNER_ID_PATTERN, PasswordPartnerConfig
+from bridge.partners.base import Credential, CredentialIncomplete, Presented
+from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.services.logins import LoginResult
 from bridge.store.users import public_user
 from bridge.web.bodies import bearer_token, client_address, read_body
@@ -41,21 +40,19 @@ def partner_named(request: web.Request, partner_id: str) -> Partner:
     return partner
 
 
+def credential_of(partner: Partner, presented: Presented) -> Credential:
+    """The credential the partner takes from what the request presents, or 400 saying what to send."""
+    try:
+        return partner.credential_from(presented)
+    except CredentialIncomplete as error:
+        raise bad_request(str(error)) from None
+
+
 def _credential(request: web.Request, partner: Partner, body: LoginBody) -> Credential:
-    if isinstance(partner.config, PasswordPartnerConfig):
-        if body.username is None or body.password is None or body.token is not None:
-            raise bad_request(f"Partner {partner.id!r} takes `username` and `password`.")
-        trusted = request.app[SETTINGS].trusted_proxies
-        return PasswordLogin(body.username, body.password, client_address(request, trusted))
-    if body.username is not None or body.password is not None:
-        raise bad_request(f"Partner {partner.id!r} takes a `token`, not a username and password.")
-    header_token = bearer_token(request)
-    if body.token and header_token and body.token != header_token:
-        raise bad_request("Send the token in the body or in the Authorization header, not both.")
-    token = body.token or header_token
-    if not token:
-        raise bad_request("A token is required (body field `token` or `Authorization: Bearer`).")
-    return PartnerToken(token)
+    presented = Presented(
+        f"Partner {partner.id!r}", body.username, body.password, body.token, bearer_token(request)
+    )
+    return credential_of(partner, presented)
 
 
 async def log_in(
@@ -72,7 +69,6 @@ async def log_in(
         if problem is None:
             raise
         raise problem from None
-    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
     return result
 
 

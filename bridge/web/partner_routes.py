@@ -25,16 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.identity import claim_value
 from bridge.partners import Partner
-from bridge.partners.base import Credential, PartnerToken, PasswordLogin
-from bridge.partners.config import ConfigError, JwtRules, PasswordPartnerConfig, RouteConfig
-from bridge.partners.jwt_token import JwtVerifier
+from bridge.partners.base import Credential, Presented
+from bridge.partners.config import ConfigError, JwtRules, RouteConfig
 from bridge.services.logins import LoginResult
 from bridge.store.users import public_user
-from bridge.web.bodies import bearer_token, client_address, read_body
+from bridge.web.bodies import bearer_token, read_body
 from bridge.web.keys import PARTNERS, SETTINGS
-from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
+from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, credential_of, log_in, login_answer
 from bridge.web.openapi import DOCUMENT_CACHE
-from bridge.web.problems import bad_request
 from bridge.web.redirect_login import (
     allowed_targets,
     complete_redirect_login,
@@ -82,9 +80,8 @@ def partner_route_paths(app: web.Application) -> dict[str, Partner]:
 # --- login contracts -----------------------------------------------------------------------------
 def _body_model(partner: Partner, route: RouteConfig) -> type[BaseModel]:
     """The route's body: exactly its (renamed) fields, strictly typed; unknown fields are refused."""
-    password = isinstance(partner.config, PasswordPartnerConfig)
-    names = route.field_names(password)
-    limit = MAX_FIELD_CHARS if password else MAX_TOKEN_CHARS
+    names = route.field_names(partner.credential_fields)
+    limit = MAX_TOKEN_CHARS if "token" in names else MAX_FIELD_CHARS
     fields: dict[str, Any] = {
         name: (str | None, Field(default=None, alias=alias, min_length=1, max_length=limit))
         for name, alias in names.items()
@@ -102,19 +99,16 @@ def _body_model(partner: Partner, route: RouteConfig) -> type[BaseModel]:
 def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) -> Credential:
     route = partner.config.route
     assert route is not None
-    names = route.field_names(isinstance(partner.config, PasswordPartnerConfig))
-    if isinstance(partner.config, PasswordPartnerConfig):
-        username, password = body.get("username"), body.get("password")
-        if username is None or password is None:
-            raise bad_request(f"This route takes `{names['username']}` and `{names['password']}`.")
-        trusted = request.app[SETTINGS].trusted_proxies
-        return PasswordLogin(username, password, client_address(request, trusted))
-    token, header_token = body.get("token"), bearer_token(request)
-    if token and header_token and token != header_token:
-        raise bad_request("Send the token in the body or in the Authorization header, not both.")
-    if not (token or header_token):
-        raise bad_request(f"A token is required (body field `{names['token']}` or `Authorization: Bearer`).")
-    return PartnerToken(token or header_token or "")
+    names = route.field_names(partner.credential_fields)
+    presented = Presented(
+        "This route",
+        body.get("username"),
+        body.get("password"),
+        body.get("token"),
+        bearer_token(request),
+        names,
+    )
+    return credential_of(partner, presented)
 
 
 def body_model_for(partner: Partner) -> type[BaseModel]:
@@ -146,9 +140,7 @@ def partner_user_id(partner: Partner, result: LoginResult) -> int | str:
     """The partner's own user id: a JSON number when the partner's id is one (Strapi, SQL ids)."""
     external_id = result.user.external_id
     if result.identity is not None:
-        config = partner.config
-        path = config.user_id_path if isinstance(config, PasswordPartnerConfig) else config.user_id_claim
-        value = claim_value(result.identity.claims, path)
+        value = claim_value(result.identity.claims, partner.user_id_path)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_SAFE_INTEGER:
             return value
     return external_id
@@ -204,8 +196,8 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
     """Where a failed redirect login goes: with error_redirect_from_token, the token's own
     `error_redirect_url` — only when its signature verified with the partner's key and the URL
     passes the partner's allow-list; else the configured error_redirect_url."""
-    if rules.error_redirect_from_token and token and isinstance(partner.verifier, JwtVerifier):
-        claims = await partner.verifier.signed_claims(token)
+    if rules.error_redirect_from_token and token:
+        claims = await partner.signed_claims(token)
         candidate = claims.get("error_redirect_url") if claims else None
         configured = [rules.error_redirect_url] if rules.error_redirect_url else []
         allowed = [*allowed_targets(rules), *configured]
@@ -220,8 +212,8 @@ async def _redirect_failure(partner: Partner, rules: JwtRules, token: str, messa
 
 
 def _redirect_handler(partner: Partner) -> Handler:
-    rules = partner.config
-    assert isinstance(rules, JwtRules)
+    rules = partner.redirect_rules
+    assert rules is not None  # the partners file allows the redirect contract only with them
 
     async def handler(request: web.Request) -> web.Response:
         token = request.query.get(rules.token_param, "")

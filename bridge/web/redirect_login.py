@@ -15,7 +15,6 @@ from urllib.parse import urlencode, urlsplit
 from aiohttp import web
 
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
-from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import PartnerToken
 from bridge.partners.config import JwtRules
@@ -65,8 +64,8 @@ async def complete_redirect_login(
 ) -> web.Response:
     """Log in with a token from the URL (the target already passed the allow-list) and send the
     browser to `target` with the custom token in the fragment; any refusal goes to `fail`."""
-    rules = partner.config
-    assert isinstance(rules, JwtRules)
+    rules = partner.redirect_rules
+    assert rules is not None
     try:
         result = await request.app[LOGINS].login(
             partner,
@@ -79,7 +78,6 @@ async def complete_redirect_login(
         if problem is None:
             raise
         return await fail(human_message(problem, error))
-    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
     fragment = {
         "custom_token": result.custom_token,
         "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),
@@ -92,7 +90,7 @@ async def complete_redirect_login(
 
 
 def _failure(partner: Partner | None, message: str) -> web.Response:
-    rules = partner.config if partner is not None and isinstance(partner.config, JwtRules) else None
+    rules = partner.redirect_rules if partner is not None else None
     if rules is not None and rules.error_redirect_url:
         return error_redirect(rules.error_redirect_url, "error", message)
     return failure_page(message)
@@ -100,9 +98,9 @@ def _failure(partner: Partner | None, message: str) -> web.Response:
 
 async def redirect_login(request: web.Request) -> web.Response:
     partner = request.app[PARTNERS].get(request.query.get("partner", ""))
-    if partner is None or not isinstance(partner.config, JwtRules):
+    rules = partner.redirect_rules if partner is not None else None
+    if partner is None or rules is None:
         return _failure(None, "unknown partner")
-    rules = partner.config
     target = request.query.get("redirect") or rules.default_redirect_url
     if not target or not redirect_allowed(target, allowed_targets(rules)):
         log_refusal(partner.id, "redirect address not allowed")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-import jwt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.identity import unverified_text_claim
+from bridge.partners import tenant_of
 from bridge.store.users import public_user
 from bridge.web.access import FIREBASE_CLAIMS, USER, requires_user
 from bridge.web.bodies import read_body
@@ -39,11 +40,7 @@ class CookieBody(BaseModel):
 
 def _tenant_of(custom_token: str) -> str | None:
     """The tenant a custom token names (Google checks the token itself; this only routes it)."""
-    try:
-        tenant = jwt.decode(custom_token, options={"verify_signature": False}).get("tenant_id")
-    except (jwt.PyJWTError, RecursionError):
-        return None
-    return tenant if isinstance(tenant, str) else None
+    return unverified_text_claim(custom_token, "tenant_id")
 
 
 async def exchange(request: web.Request) -> web.Response:
@@ -97,8 +94,7 @@ async def me(request: web.Request) -> web.Response:
 @requires_user
 async def logout(request: web.Request) -> web.Response:
     user = request[USER]
-    partner = request.app[PARTNERS].get(user.partner)
-    tenant = partner.config.tenant_id if partner is not None else None
+    tenant = tenant_of(request.app[PARTNERS], user.partner)
     await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user.uid, tenant))
     await request.app[USERS].revoke_sessions(user.uid)
     settings = request.app[SETTINGS]

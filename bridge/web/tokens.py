@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.partners import tenant_of
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.store.users import public_user
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
@@ -75,8 +76,7 @@ async def mint_custom_token(request: web.Request) -> web.Response:
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
     if user.disabled:
         raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
-    owner = request.app[PARTNERS].get(user.partner)
-    tenant = owner.config.tenant_id if owner is not None else None
+    tenant = tenant_of(request.app[PARTNERS], user.partner)
     custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
     return web.json_response(
         {
