@@ -15,13 +15,16 @@ from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.services.accounts import AccountConflict, NewAccount
 from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch, fingerprint
 from bridge.store.users import UidConflict, public_user
+from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.failures import answered, uid_conflict
 from bridge.web.keys import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
 from bridge.web.login import partner_named
 from bridge.web.problems import Problem, bad_request
 
+routes = RouteTable("accounts")
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
 # Checked by pydantic's (Rust) regex engine and stated in the contract: one reading of `\s` for
@@ -50,6 +53,15 @@ class AccountBody(BaseModel):
         return value
 
 
+@routes.post(
+    "/v1/accounts",
+    summary="Create an account in MongoDB and Firebase Auth",
+    auth="key:accounts:write",
+    body=AccountBody,
+    responses={200: schemas.AccountAnswer, 201: schemas.AccountAnswer},
+    errors=(400, 401, 403, 409, 422, 501, 503),
+    description="Idempotent per (partner, external_id); honours `Idempotency-Key`.",
+)
 @requires_scope("accounts:write")
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountBody)

@@ -13,8 +13,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
 from bridge.services.verdict import mongodb_view
 from bridge.store.user_refs import BadUserRef
+from bridge.web import schemas
 from bridge.web.access import ADMIN, requires_admin
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.failures import answered
 from bridge.web.keys import ADMIN_SERVICE, AUDIT_LOG
 from bridge.web.problems import Problem, bad_request
@@ -22,6 +24,13 @@ from bridge.web.request_log import current_request_id
 
 T = TypeVar("T")
 Query = TypeVar("Query", bound=BaseModel)
+
+routes = RouteTable("admin")
+ADMIN_ERRORS = (400, 401, 403, 404, 502, 503)
+# A user reference may hold "/" (`users/{uid}`), so `{ref}` is greedy; the routes that take the
+# reference alone must not also match the routes that add an action after it, or a request for one
+# would be answered by (and a 405 would advertise the methods of) the other.
+USER_PATH = r"/admin/v1/users/{ref:.+(?<!/disable)(?<!/enable)(?<!/revoke)(?<!/claims)}"
 
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
@@ -100,6 +109,14 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+@routes.get(
+    "/admin/v1/users",
+    summary="List and search users",
+    auth="admin",
+    query=UserQuery,
+    responses={200: schemas.AdminUserPage},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def list_users(request: web.Request) -> web.Response:
     query = parse_query(request, UserQuery)
@@ -115,6 +132,13 @@ async def list_users(request: web.Request) -> web.Response:
     return web.json_response({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]})
 
 
+@routes.get(
+    USER_PATH,
+    summary="Both records and the verdict",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def show_user(request: web.Request) -> web.Response:
     return web.json_response(await admin_call(request.app[ADMIN_SERVICE].verify(request.match_info["ref"])))
@@ -131,12 +155,37 @@ def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[dict[st
     return handler
 
 
-disable_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid))
-enable_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid))
-revoke_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid))
-delete_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid))
+disable_user = routes.post(
+    "/admin/v1/users/{ref:.+}/disable",
+    summary="Disable (and revoke sessions)",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid)))
+enable_user = routes.post(
+    "/admin/v1/users/{ref:.+}/enable",
+    summary="Enable",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid)))
+revoke_user = routes.post(
+    "/admin/v1/users/{ref:.+}/revoke",
+    summary="Revoke sessions",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid)))
 
 
+@routes.put(
+    "/admin/v1/users/{ref:.+}/claims",
+    summary="Replace custom claims",
+    auth="admin",
+    body=ClaimsBody,
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def replace_claims(request: web.Request) -> web.Response:
     body = await read_body(request, ClaimsBody)
@@ -147,6 +196,23 @@ async def replace_claims(request: web.Request) -> web.Response:
     return web.json_response(result)
 
 
+delete_user = routes.delete(
+    USER_PATH,
+    summary="Delete from both stores",
+    auth="admin",
+    responses={200: schemas.Deleted},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid)))
+
+
+@routes.get(
+    "/admin/v1/audit",
+    summary="The audit log",
+    auth="admin",
+    query=AuditQuery,
+    responses={200: schemas.AuditPage},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def audit(request: web.Request) -> web.Response:
     query = parse_query(request, AuditQuery)
@@ -156,6 +222,13 @@ async def audit(request: web.Request) -> web.Response:
     return web.json_response({"entries": jsonable(entries)})
 
 
+@routes.get(
+    "/admin/v1/reconcile",
+    summary="Reconcile dry run",
+    auth="admin",
+    responses={200: schemas.ReconcileAnswer},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def reconcile(request: web.Request) -> web.Response:
     """A dry run: what `bridge admin reconcile` would report (it fixes only with --fix)."""

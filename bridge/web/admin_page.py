@@ -13,17 +13,38 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from bridge.firebase.auth_admin import AuthUnavailable
 from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
 from bridge.services.verdict import PENDING_FIRST_SIGN_IN
 from bridge.web.access import ADMIN_COOKIE, authenticate_admin
 from bridge.web.bodies import read_form
+from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, RouteTable
 from bridge.web.keys import ADMIN_SERVICE, SETTINGS
 from bridge.web.problems import Problem, bad_request
 from bridge.web.request_log import current_request_id
 
 log = logging.getLogger("bridge.admin")
+routes = RouteTable("admin page")
+# `{ref}` is greedy (a reference may hold "/"): the user's page must not also match its actions.
+USER_PATH = r"/admin/users/{ref:.+(?<!/disable)(?<!/enable)(?<!/revoke)(?<!/delete)}"
+SIGN_IN = {401: "text/html", 403: "text/html"}  # the sign-in form, as a page
+PAGE = {200: "text/html", **SIGN_IN}
+
+
+class AdminLoginForm(BaseModel):
+    credential: str = Field(
+        pattern=r"[^ \t\r\n\f\v]", description="An admin API key or an admin's partner token"
+    )
+
+
+class AdminPageQuery(BaseModel):
+    partner: str | None = None
+    email: str | None = None
+    uid_prefix: str | None = None
+    cursor: str | None = Field(None, description="From the page's own 'Next page' link")
+
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
@@ -96,6 +117,14 @@ def _see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
+@routes.post(
+    "/admin/login",
+    summary="Admin page sign-in (form: credential)",
+    name="admin_login",
+    form=AdminLoginForm,
+    responses={303: REDIRECT, 403: "text/html"},
+    errors=(400, 408, 413, 415),
+)
 async def log_in(request: web.Request) -> web.StreamResponse:
     if not _same_origin(request):
         return _page("Refused", "<p>Cross-site form refused.</p>", 403)
@@ -117,6 +146,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@routes.post("/admin/logout", summary="Admin page sign-out", name="admin_logout", responses={303: REDIRECT})
 async def log_out(request: web.Request) -> web.StreamResponse:
     response = _see_other("/admin")
     response.del_cookie(ADMIN_COOKIE, path="/admin")
@@ -133,6 +163,15 @@ def _mark(row: dict[str, Any]) -> str:
     return f"<span class=bad>✗ {html.escape(problems)}</span>"
 
 
+@routes.get(
+    "/admin",
+    summary="Admin page: users and verdicts",
+    auth="admin",
+    name="admin_users",
+    query=AdminPageQuery,
+    responses=PAGE,
+    errors=(400, 503),
+)
 async def user_list(request: web.Request) -> web.Response:
     admin = await _admin_or_page(request)
     if isinstance(admin, web.Response):
@@ -199,6 +238,16 @@ def _record(title: str, record: dict[str, Any] | None, pending: bool = False) ->
     return f"<div><h2>{title}</h2><table>{rows}</table></div>"
 
 
+@routes.get(
+    USER_PATH,
+    summary="Admin page: one user",
+    auth="admin",
+    name="admin_user",
+    responses={**PAGE, 404: PAGE_OR_PROBLEM},
+    errors=(503,),
+    description="404 is the page for a user neither store knows, or problem+json for a path "
+    "that names no user at all.",
+)
 async def user_detail(request: web.Request) -> web.Response:
     admin = await _admin_or_page(request)
     if isinstance(admin, web.Response):
@@ -244,6 +293,14 @@ async def user_detail(request: web.Request) -> web.Response:
     return _page("User", body)
 
 
+@routes.post(
+    "/admin/users/{ref:.+}/{action:[^/]+}",  # unknown actions: 404
+    summary="Admin page: disable, enable, revoke or delete",
+    auth="admin",
+    name="admin_user_action",
+    responses={303: REDIRECT, **SIGN_IN, 404: PAGE_OR_PROBLEM, 502: "text/html"},
+    errors=(503,),
+)
 async def act(request: web.Request) -> web.StreamResponse:
     admin = await _admin_or_page(request)
     if isinstance(admin, web.Response):

@@ -10,13 +10,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.store.devices import public_device, token_hint
 from bridge.store.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
+from bridge.web import schemas
 from bridge.web.access import API_KEY, USER, requires_scope, requires_user
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.keys import AUDIT_LOG, DEVICES, USERS
 from bridge.web.problems import Problem, bad_request
 from bridge.web.request_log import current_request_id
 
 log = logging.getLogger("bridge.devices")
+routes = RouteTable("push")
+USER_ERRORS = (401, 503)
+KEY_ERRORS = (400, 401, 403)
 
 FcmToken = Annotated[str, Field(min_length=20, max_length=4096, pattern=r"^[A-Za-z0-9_:\-\.]+$")]
 
@@ -86,6 +91,13 @@ async def _user_named(request: web.Request) -> str:
     return uid
 
 
+@routes.get(
+    "/v1/me/devices",
+    summary="My devices",
+    auth="user",
+    responses={200: schemas.DeviceList},
+    errors=USER_ERRORS,
+)
 @requires_user
 async def list_my_devices(request: web.Request) -> web.Response:
     uid = request[USER]["uid"]
@@ -93,23 +105,55 @@ async def list_my_devices(request: web.Request) -> web.Response:
     return web.json_response({"uid": uid, "devices": [public_device(d) for d in devices]})
 
 
+@routes.put(
+    "/v1/me/devices",
+    summary="Register this device's FCM token",
+    auth="user",
+    body=DeviceBody,
+    responses={200: schemas.DeviceList, 201: schemas.DeviceList},
+    errors=(400, *USER_ERRORS),
+)
 @requires_user
 async def register_my_device(request: web.Request) -> web.Response:
     uid = request[USER]["uid"]
     return await _register(request, uid, f"user:{uid}")
 
 
+@routes.delete(
+    "/v1/me/devices",
+    summary="Forget a device",
+    auth="user",
+    body=RemoveDeviceBody,
+    responses={200: schemas.DeviceRemoved},
+    errors=(400, 404, *USER_ERRORS),
+)
 @requires_user
 async def remove_my_device(request: web.Request) -> web.Response:
     return await _remove(request, request[USER]["uid"])
 
 
+@routes.put(
+    "/v1/users/{ref:.+}/devices",
+    summary="Register a device for a user",
+    auth="key:accounts:write",
+    body=DeviceBody,
+    responses={200: schemas.DeviceList, 201: schemas.DeviceList},
+    errors=(*KEY_ERRORS, 404),
+)
 @requires_scope("accounts:write")
 async def register_user_device(request: web.Request) -> web.Response:
     key = request[API_KEY]
     return await _register(request, await _user_named(request), f"api-key:{key.key_id}", key.partner)
 
 
+@routes.delete(
+    "/v1/users/{ref:.+}/devices",
+    summary="Forget a user's device",
+    auth="key:accounts:write",
+    body=RemoveDeviceBody,
+    responses={200: schemas.DeviceRemoved},
+    errors=(*KEY_ERRORS, 404),
+)
 @requires_scope("accounts:write")
 async def remove_user_device(request: web.Request) -> web.Response:
     return await _remove(request, await _user_named(request))

@@ -14,13 +14,17 @@ from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import PARTNER_ID_PATTERN, PasswordPartnerConfig
 from bridge.services.logins import LoginResult
 from bridge.store.users import public_user
+from bridge.web import schemas
 from bridge.web.bodies import bearer_token, client_address, read_body
+from bridge.web.contract import RouteTable
 from bridge.web.failures import login_problem
 from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
 from bridge.web.problems import bad_request, unknown_partner
 
 MAX_TOKEN_CHARS = 65536
 MAX_FIELD_CHARS = 8192
+
+routes = RouteTable("login")
 
 
 class LoginBody(BaseModel):
@@ -76,6 +80,18 @@ async def log_in(
     return result
 
 
+@routes.post(
+    "/v1/login",
+    summary="Log in with a partner credential; get a Firebase custom token",
+    body=LoginBody,
+    responses={200: schemas.LoginAnswer},
+    errors=(400, 401, 403, 409, 413, 422, 429, 501, 502, 503, 504),
+    description="`token` for jwt/oidc partners (or `Authorization: Bearer`), `username` + `password` "
+    "for password partners. `session: true` also returns a Firebase session. A rejected request "
+    "writes nothing. A 503 after the credential was accepted (MongoDB or Firebase down or past its "
+    "timeout) may leave the user record created or refreshed, but the login is not counted and a "
+    "single-use token is given back: retry with the same token.",
+)
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     partner = partner_named(request, body.partner)

@@ -6,12 +6,25 @@ from aiohttp import web
 
 from bridge.push.messages import NotificationRequest
 from bridge.services.notifications import PayloadTooLarge
+from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.keys import NOTIFICATIONS, OUTBOX
 from bridge.web.problems import Problem, bad_request
 
+routes = RouteTable("push")
+KEY_ERRORS = (400, 401, 403)
 
+
+@routes.post(
+    "/v1/notifications",
+    summary="Send a notification by user reference or audience",
+    auth="key:notifications:send",
+    body=NotificationRequest,
+    responses={202: schemas.NotificationAccepted},
+    errors=KEY_ERRORS,
+)
 @requires_scope("notifications:send")
 async def send_notification(request: web.Request) -> web.Response:
     body = await read_body(request, NotificationRequest)
@@ -27,6 +40,13 @@ async def send_notification(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(
+    "/v1/notifications/{id}",
+    summary="Delivery report",
+    auth="key:notifications:send",
+    responses={200: schemas.NotificationReport},
+    errors=(*KEY_ERRORS, 404),
+)
 @requires_scope("notifications:send", "admin")
 async def notification_report(request: web.Request) -> web.Response:
     # A report is read by the key that sent the notification, and by admin keys; to any other key

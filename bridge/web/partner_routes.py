@@ -16,7 +16,6 @@ platform sends them (`fields = { username = "email" }`), and token partners also
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -29,10 +28,11 @@ from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import ConfigError, JwtRules, PasswordPartnerConfig, RouteConfig
 from bridge.partners.jwt_token import JwtVerifier
 from bridge.services.logins import LoginResult
+from bridge.web import schemas
 from bridge.web.bodies import bearer_token, client_address, read_body
+from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
 from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
-from bridge.web.openapi import DOCUMENT_CACHE
 from bridge.web.problems import bad_request
 from bridge.web.redirect_login import (
     allowed_targets,
@@ -43,19 +43,24 @@ from bridge.web.redirect_login import (
 )
 from bridge.web.redirect_target import redirect_allowed
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Contracts whose answer carries a Firebase session (ID and refresh token).
 SESSION_CONTRACTS = frozenset({"flutterflow", "strapi"})
+CONTRACT_ANSWERS: dict[str, type[BaseModel]] = {
+    "bridge": schemas.LoginAnswer,
+    "flutterflow": schemas.FlutterFlowAnswer,
+    "strapi": schemas.StrapiAnswer,
+}
 # A JSON-safe integer: partner ids within it are answered as numbers.
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def add_partner_routes(app: web.Application) -> None:
-    """One route per partner that declares one. Raises ConfigError for a contract this bridge
-    cannot serve (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
+def partner_routes(app: web.Application) -> list[Route]:
+    """One route per partner that declares one, in its contract. Raises ConfigError for a path
+    bridge uses (call after bridge's own routes are added) or a contract this bridge cannot serve
+    (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
     settings = app[SETTINGS]
-    app[DOCUMENT_CACHE] = {}  # the API document lists these routes (bridge.web.openapi)
     taken = {resource.canonical for resource in app.router.resources()}
+    table = RouteTable("partner routes")
     for partner in app[PARTNERS].values():
         route = partner.config.route
         if route is None:
@@ -68,14 +73,29 @@ def add_partner_routes(app: web.Application) -> None:
                 "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
             )
         if route.contract == "redirect":
-            # No HEAD: a link prefetcher must not spend a single-use token.
-            app.router.add_get(route.path, _redirect_handler(partner), allow_head=False)
-        else:
-            app.router.add_post(route.path, _login_handler(partner, route))
-
-
-def partner_route_paths(app: web.Application) -> dict[str, Partner]:
-    return {p.config.route.path: p for p in app[PARTNERS].values() if p.config.route is not None}
+            token_param = getattr(partner.config, "token_param", "token")
+            table.add(
+                "GET",
+                route.path,
+                _redirect_handler(partner),
+                summary=f"Partner {partner.id}: browser redirect login (token in `{token_param}`)",
+                responses={302: REDIRECT, 401: "text/html"},
+                # No HEAD: a link prefetcher must not spend a single-use token.
+                allow_head=False,
+            )
+            continue
+        model = _body_model(partner, route)
+        table.add(
+            "POST",
+            route.path,
+            _login_handler(partner, route, model),
+            summary=f"Partner {partner.id}: log in, answered in the {route.contract} contract",
+            body=model,
+            responses={200: CONTRACT_ANSWERS[route.contract]},
+            errors=(400, 401, 403, 413, 422, 429, 502, 503, 504),
+            description="Token partners may send `Authorization: Bearer <token>` with an empty body.",
+        )
+    return list(table)
 
 
 # --- login contracts -----------------------------------------------------------------------------
@@ -116,15 +136,7 @@ def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) ->
     return PartnerToken(token or header_token or "")
 
 
-def body_model_for(partner: Partner) -> type[BaseModel]:
-    """The request body of the partner's own (login) route, for the API document."""
-    assert partner.config.route is not None
-    return _body_model(partner, partner.config.route)
-
-
-def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
-    model = _body_model(partner, route)
-
+def _login_handler(partner: Partner, route: RouteConfig, model: type[BaseModel]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         # Token partners take `Authorization: Bearer` with an empty body.
         body = (await read_body(request, model)).model_dump() if request.body_exists else {}

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.infra.metrics import LOGIN_OUTCOMES
@@ -20,11 +21,19 @@ from bridge.partners import Partner
 from bridge.partners.base import PartnerToken
 from bridge.partners.config import JwtRules
 from bridge.web.bodies import client_address
+from bridge.web.contract import REDIRECT, RouteTable
 from bridge.web.failures import human_message, login_problem
 from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
 from bridge.web.redirect_target import redirect_allowed
 
 log = logging.getLogger("bridge.login")
+routes = RouteTable("login")
+
+
+class RedirectQuery(BaseModel):
+    partner: str
+    token: str = Field(description="The partner's JWT")
+    redirect: str | None = Field(None, description="Where to go afterwards; must match the allow-list")
 
 
 def log_refusal(partner_id: str, reason: str) -> None:
@@ -98,6 +107,14 @@ def _failure(partner: Partner | None, message: str) -> web.Response:
     return failure_page(message)
 
 
+@routes.get(
+    "/v1/login/redirect",
+    summary="Browser login: verify the partner token, then redirect with the custom token in the fragment",
+    query=RedirectQuery,
+    responses={302: REDIRECT, 401: "text/html"},
+    # No HEAD: a link scanner's HEAD must not run the login (and spend a single-use token).
+    allow_head=False,
+)
 async def redirect_login(request: web.Request) -> web.Response:
     partner = request.app[PARTNERS].get(request.query.get("partner", ""))
     if partner is None or not isinstance(partner.config, JwtRules):

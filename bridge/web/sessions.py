@@ -10,13 +10,17 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.store.users import public_user
+from bridge.web import schemas
 from bridge.web.access import FIREBASE_CLAIMS, USER, requires_user
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.failures import answered
 from bridge.web.keys import FIREBASE_AUTH, PARTNERS, SESSION_API, SETTINGS, USERS
 
 MIN_COOKIE_SECONDS = 5 * 60
 MAX_COOKIE_SECONDS = 14 * 24 * 3600
+routes = RouteTable("sessions")
+USER_ERRORS = (401, 503)
 Token = Annotated[str, Field(min_length=1, max_length=16384)]
 
 
@@ -46,6 +50,13 @@ def _tenant_of(custom_token: str) -> str | None:
     return tenant if isinstance(tenant, str) else None
 
 
+@routes.post(
+    "/v1/sessions",
+    summary="Exchange a custom token for a Firebase session",
+    body=ExchangeBody,
+    responses={200: schemas.Session},
+    errors=(400, 401, 501, 503),
+)
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
     api = request.app[SESSION_API]
@@ -53,12 +64,26 @@ async def exchange(request: web.Request) -> web.Response:
     return web.json_response(session.as_json())
 
 
+@routes.post(
+    "/v1/sessions/refresh",
+    summary="Refresh a Firebase session",
+    body=RefreshBody,
+    responses={200: schemas.Session},
+    errors=(400, 401, 501, 503),
+)
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
     session = await answered(request.app[SESSION_API].refresh(body.refresh_token))
     return web.json_response(session.as_json())
 
 
+@routes.post(
+    "/v1/sessions/cookie",
+    summary="Set a session cookie from an ID token",
+    body=CookieBody,
+    responses={200: schemas.CookieAnswer},
+    errors=(400, 401, 503),
+)
 async def create_cookie(request: web.Request) -> web.Response:
     body = await read_body(request, CookieBody)
     firebase = request.app[FIREBASE_AUTH]
@@ -79,6 +104,7 @@ async def create_cookie(request: web.Request) -> web.Response:
     return response
 
 
+@routes.get("/v1/me", summary="Who am I", auth="user", responses={200: schemas.MeAnswer}, errors=USER_ERRORS)
 @requires_user
 async def me(request: web.Request) -> web.Response:
     claims, user = request[FIREBASE_CLAIMS], request[USER]
@@ -94,6 +120,13 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
+@routes.post(
+    "/v1/logout",
+    summary="Revoke the user's sessions and clear the cookie",
+    auth="user",
+    responses={200: schemas.LogoutAnswer},
+    errors=USER_ERRORS,
+)
 @requires_user
 async def logout(request: web.Request) -> web.Response:
     user = request[USER]

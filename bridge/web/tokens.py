@@ -10,10 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.store.users import public_user
+from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.keys import PARTNERS, TOKEN_MINTER, USERS
 from bridge.web.problems import Problem
+
+routes = RouteTable("accounts")
 
 
 class CustomTokenBody(BaseModel):
@@ -57,6 +61,14 @@ class CustomTokenBody(BaseModel):
         return self
 
 
+@routes.post(
+    "/v1/custom-tokens",
+    summary="Mint a custom token for an existing user",
+    auth="key:tokens:mint",
+    body=CustomTokenBody,
+    responses={200: schemas.CustomTokenAnswer},
+    errors=(400, 401, 403, 404),
+)
 @requires_scope("tokens:mint")
 async def mint_custom_token(request: web.Request) -> web.Response:
     body = await read_body(request, CustomTokenBody)
@@ -88,6 +100,13 @@ async def mint_custom_token(request: web.Request) -> web.Response:
     )
 
 
+@routes.get(
+    "/v1/api-keys/me",
+    summary="The calling API key",
+    auth="key:any",
+    responses={200: schemas.ApiKeyInfo},
+    errors=(401,),
+)
 @requires_scope(None)
 async def current_api_key(request: web.Request) -> web.Response:
     key = request[API_KEY]
