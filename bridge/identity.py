@@ -98,14 +98,20 @@ def normalised_email(address: str, casefold_local_part: bool = True) -> str:
     return f"{local.casefold() if casefold_local_part else local}@{domain.casefold()}"
 
 
+class InvalidClaims(ValueError):
+    """Claims Firebase would refuse: a reserved name, or too large."""
+
+
 def check_claims(claims: Mapping[str, Any]) -> None:
-    """Raise ValueError when claims use a reserved name or exceed 1000 bytes of JSON."""
+    """Raise InvalidClaims when claims use a reserved name or exceed 1000 bytes of JSON."""
     reserved = sorted(set(claims) & RESERVED_CLAIMS)
     if reserved:
-        raise ValueError(f"reserved claim names: {', '.join(reserved)}")
+        raise InvalidClaims(f"reserved claim names: {', '.join(reserved)}")
     size = len(json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
     if size > MAX_DEVELOPER_CLAIMS_BYTES:
-        raise ValueError(f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed")
+        raise InvalidClaims(
+            f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed"
+        )
 
 
 def developer_claims(

@@ -35,6 +35,10 @@ class CredentialRejected(Exception):
     clients always get one generic answer."""
 
 
+class CredentialExpired(CredentialRejected):
+    """The token was valid once: it is past its `exp`."""
+
+
 class CredentialReplayed(CredentialRejected):
     """A single-use token was presented again."""
 

@@ -11,6 +11,7 @@ import jwt
 from bridge.identity import ExternalIdentity, claim_value, normalised_email
 from bridge.partners.base import (
     Credential,
+    CredentialExpired,
     CredentialRejected,
     KeysUnavailable,
     PartnerToken,
@@ -110,6 +111,8 @@ class JwtVerifier:
                     "verify_iss": self._rules.require_issuer,
                 },
             )
+        except jwt.ExpiredSignatureError as error:
+            raise CredentialExpired(library_reason(error)) from None
         except jwt.PyJWTError as error:
             raise CredentialRejected(library_reason(error)) from None
         except RecursionError:  # a signed payload nested past the JSON parser's depth

@@ -36,6 +36,10 @@ class Target:
     record: auth.UserRecord | None
 
 
+class BadCursor(ValueError):
+    """A list cursor this API did not make."""
+
+
 class UserNotFound(Exception):
     """Neither store knows the user."""
 
@@ -82,7 +86,7 @@ def decode_cursor(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("not a cursor from this API") from None
+        raise BadCursor("not a cursor from this API") from None
 
 
 @dataclass

@@ -8,24 +8,22 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bridge.firebase.auth_admin import AuthRefusedInput
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
-from bridge.services.accounts import AccountConflict, NewAccount
-from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch, fingerprint
-from bridge.store.users import UidConflict, public_user
+from bridge.services.accounts import NewAccount
+from bridge.store.idempotency import fingerprint
+from bridge.store.users import public_user
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
-from bridge.web.failures import answered, uid_conflict
+from bridge.web.failures import IDEMPOTENCY_HEADER
 from bridge.web.keys import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
 from bridge.web.login import partner_named
 from bridge.web.problems import Problem, bad_request
 
 routes = RouteTable("accounts")
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
 # Checked by pydantic's (Rust) regex engine and stated in the contract: one reading of `\s` for
 # both (Python's `re` also counts \x1c-\x1f as blanks, which JSON Schema tools do not).
@@ -82,23 +80,7 @@ async def _create_once(
     request: web.Request, body: AccountBody, key: str, request_fingerprint: str
 ) -> web.Response:
     store, caller = request.app[IDEMPOTENCY_KEYS], request[API_KEY].key_id
-    try:
-        replay = await store.begin(caller, key, request_fingerprint)
-    except IdempotencyMismatch:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            f"This {IDEMPOTENCY_HEADER} was used with a different request.",
-        ) from None
-    except IdempotencyInProgress:
-        raise Problem(
-            409,
-            "idempotency-key-in-progress",
-            "Request in progress",
-            f"A request with this {IDEMPOTENCY_HEADER} is still running; retry shortly.",
-            headers={"Retry-After": "1"},
-        ) from None
+    replay = await store.begin(caller, key, request_fingerprint)
     if replay is not None:
         response = web.json_response(await _answer(request, body, replay.result), status=replay.status)
         response.headers["Idempotent-Replayed"] = "true"
@@ -122,19 +104,7 @@ async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[st
         body.claims,
         body.disabled,
     )
-    try:
-        user, created = await answered(request.app[ACCOUNTS].create(partner, account))
-    except AccountConflict as conflict:
-        raise Problem(
-            409,
-            "account-conflict",
-            "Conflict",
-            f"The {conflict.field} is already used by another Firebase user.",
-        ) from None
-    except UidConflict as error:
-        raise uid_conflict(error) from None
-    except AuthRefusedInput as error:
-        raise bad_request(f"Firebase refused the account: {error}") from None
+    user, created = await request.app[ACCOUNTS].create(partner, account)
     return (201 if created else 200), {"uid": user["uid"], "created": created}
 
 
@@ -155,7 +125,7 @@ async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any
         "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
     }
     if body.session:
-        session = await answered(request.app[SESSION_API].sign_in(custom_token, tenant))
+        session = await request.app[SESSION_API].sign_in(custom_token, tenant)
         answer["session"] = session.as_json()
         answer["id_token"] = session.id_token
         answer["refresh_token"] = session.refresh_token

@@ -10,19 +10,16 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
+from bridge.services.admin import UserFilter
 from bridge.services.verdict import mongodb_view
-from bridge.store.user_refs import BadUserRef
 from bridge.web import schemas
 from bridge.web.access import ADMIN, requires_admin
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
-from bridge.web.failures import answered
 from bridge.web.keys import ADMIN_SERVICE, AUDIT_LOG
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import bad_request
 from bridge.web.request_log import current_request_id
 
-T = TypeVar("T")
 Query = TypeVar("Query", bound=BaseModel)
 
 routes = RouteTable("admin")
@@ -85,20 +82,6 @@ def parse_query(request: web.Request, model: type[Query]) -> Query:
         raise bad_request("The query has invalid parameters.", errors) from None
 
 
-async def admin_call(call: Awaitable[T]) -> T:
-    """An admin service call, its known failures answered as problems."""
-    try:
-        return await answered(call)
-    except UserNotFound:
-        raise Problem(404, "unknown-user", "Unknown user", "Neither store knows this user.") from None
-    except (BadUserRef, ValueError) as error:
-        raise bad_request(str(error)) from None
-    except PartlyApplied as error:
-        raise Problem(
-            502, "partly-applied", "Partly applied", f"{error}. GET the user to see the verdict, then retry."
-        ) from None
-
-
 def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -124,9 +107,9 @@ async def list_users(request: web.Request) -> web.Response:
         query.partner, query.email, query.uid_prefix, query.created_from, query.created_to, query.disabled
     )
     service = request.app[ADMIN_SERVICE]
-    page = await admin_call(service.list_users(filters, query.cursor, query.limit))
+    page = await service.list_users(filters, query.cursor, query.limit)
     if query.verify:
-        rows: list[Any] = await admin_call(service.with_verdicts(page["users"]))
+        rows: list[Any] = await service.with_verdicts(page["users"])
     else:
         rows = [mongodb_view(user) for user in page["users"]]
     return web.json_response({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]})
@@ -141,15 +124,13 @@ async def list_users(request: web.Request) -> web.Response:
 )
 @requires_admin
 async def show_user(request: web.Request) -> web.Response:
-    return web.json_response(await admin_call(request.app[ADMIN_SERVICE].verify(request.match_info["ref"])))
+    return web.json_response(await request.app[ADMIN_SERVICE].verify(request.match_info["ref"]))
 
 
 def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[dict[str, Any]]]) -> Any:
     @requires_admin
     async def handler(request: web.Request) -> web.Response:
-        result = await admin_call(
-            run(request, request.match_info["ref"], request[ADMIN], current_request_id())
-        )
+        result = await run(request, request.match_info["ref"], request[ADMIN], current_request_id())
         return web.json_response(result)
 
     return handler
@@ -190,8 +171,8 @@ revoke_user = routes.post(
 async def replace_claims(request: web.Request) -> web.Response:
     body = await read_body(request, ClaimsBody)
     service = request.app[ADMIN_SERVICE]
-    result = await admin_call(
-        service.replace_claims(request.match_info["ref"], body.claims, request[ADMIN], current_request_id())
+    result = await service.replace_claims(
+        request.match_info["ref"], body.claims, request[ADMIN], current_request_id()
     )
     return web.json_response(result)
 
@@ -232,5 +213,5 @@ async def audit(request: web.Request) -> web.Response:
 @requires_admin
 async def reconcile(request: web.Request) -> web.Response:
     """A dry run: what `bridge admin reconcile` would report (it fixes only with --fix)."""
-    report = await admin_call(request.app[ADMIN_SERVICE].reconcile(fix=False, actor=request[ADMIN]))
+    report = await request.app[ADMIN_SERVICE].reconcile(fix=False, actor=request[ADMIN])
     return web.json_response(report.as_json())

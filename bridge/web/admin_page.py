@@ -15,9 +15,10 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from bridge.firebase.auth_admin import AuthUnavailable
+from bridge.firebase.auth_admin import AuthRefusedInput, AuthUnavailable
 from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
 from bridge.services.verdict import PENDING_FIRST_SIGN_IN
+from bridge.store.user_refs import BadUserRef
 from bridge.web.access import ADMIN_COOKIE, authenticate_admin
 from bridge.web.bodies import read_form
 from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, RouteTable
@@ -29,6 +30,8 @@ log = logging.getLogger("bridge.admin")
 routes = RouteTable("admin page")
 # `{ref}` is greedy (a reference may hold "/"): the user's page must not also match its actions.
 USER_PATH = r"/admin/users/{ref:.+(?<!/disable)(?<!/enable)(?<!/revoke)(?<!/delete)}"
+# What the page shows as "unknown user": neither store knows it, or the path names no user.
+UNKNOWN_USER = (UserNotFound, BadUserRef, AuthRefusedInput)
 SIGN_IN = {401: "text/html", 403: "text/html"}  # the sign-in form, as a page
 PAGE = {200: "text/html", **SIGN_IN}
 
@@ -178,14 +181,9 @@ async def user_list(request: web.Request) -> web.Response:
         return admin
     partner, email, prefix = (request.query.get(k) or None for k in ("partner", "email", "uid_prefix"))
     service = request.app[ADMIN_SERVICE]
-    try:
-        page = await service.list_users(
-            UserFilter(partner=partner, email=email, uid_prefix=prefix),
-            request.query.get("cursor") or None,
-            50,
-        )
-    except ValueError as error:  # a cursor this page did not make
-        raise bad_request(str(error)) from None
+    page = await service.list_users(
+        UserFilter(partner=partner, email=email, uid_prefix=prefix), request.query.get("cursor") or None, 50
+    )
     rows = await service.with_verdicts(page["users"])
     lines = []
     for row in rows:
@@ -255,7 +253,7 @@ async def user_detail(request: web.Request) -> web.Response:
     ref = request.match_info["ref"]
     try:
         state = await request.app[ADMIN_SERVICE].verify(ref)
-    except (UserNotFound, ValueError):
+    except UNKNOWN_USER:
         return _page("Unknown user", f"<p>Neither store knows <code>{html.escape(ref)}</code>.</p>", 404)
     except AuthUnavailable as error:
         return _firebase_unavailable(error)
@@ -320,7 +318,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         else:
             await service.delete(ref, admin, request_id)
             return _see_other("/admin")
-    except (UserNotFound, ValueError):
+    except UNKNOWN_USER:
         return _page("Unknown user", "<p>Neither store knows this user.</p>", 404)
     except AuthUnavailable as error:
         return _firebase_unavailable(error)

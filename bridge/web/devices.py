@@ -9,13 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.store.devices import public_device, token_hint
-from bridge.store.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
+from bridge.store.user_refs import parse_user_ref, resolve_user_refs
 from bridge.web import schemas
 from bridge.web.access import API_KEY, USER, requires_scope, requires_user
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import AUDIT_LOG, DEVICES, USERS
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import Problem
 from bridge.web.request_log import current_request_id
 
 log = logging.getLogger("bridge.devices")
@@ -80,10 +80,7 @@ async def _remove(request: web.Request, uid: str) -> web.Response:
 
 
 async def _user_named(request: web.Request) -> str:
-    try:
-        ref = parse_user_ref(request.match_info["ref"])
-    except BadUserRef as error:
-        raise bad_request(str(error)) from None
+    ref = parse_user_ref(request.match_info["ref"])
     found = await resolve_user_refs(request.app[USERS], [ref])
     if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].get("partner")):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")

@@ -17,7 +17,7 @@ from bridge.store.users import public_user
 from bridge.web import schemas
 from bridge.web.bodies import bearer_token, client_address, read_body
 from bridge.web.contract import RouteTable
-from bridge.web.failures import login_problem
+from bridge.web.failures import LOGIN_PARTNER, problem_for
 from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
 from bridge.web.problems import bad_request, unknown_partner
 
@@ -65,17 +65,20 @@ def _credential(request: web.Request, partner: Partner, body: LoginBody) -> Cred
 async def log_in(
     request: web.Request, partner: Partner, credential: Credential, *, with_session: bool = False
 ) -> LoginResult:
-    """Run the login pipeline; each way it can fail becomes its problem+json."""
+    """Run the login pipeline and count its outcome. A failure is raised as its problem
+    (bridge.web.failures), caused by the domain error; an unknown one as it is."""
+    request[LOGIN_PARTNER] = partner.id
     address = client_address(request, request.app[SETTINGS].trusted_proxies)
     try:
         result = await request.app[LOGINS].login(
             partner, credential, with_session=with_session, client_address=address
         )
     except Exception as error:
-        problem = login_problem(error, partner.id)
+        problem = problem_for(error, partner.id)
+        LOGIN_OUTCOMES.labels(partner.id, problem.slug if problem else "error").inc()
         if problem is None:
             raise
-        raise problem from None
+        raise problem from error
     LOGIN_OUTCOMES.labels(partner.id, "success").inc()
     return result
 

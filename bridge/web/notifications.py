@@ -5,13 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from bridge.push.messages import NotificationRequest
-from bridge.services.notifications import PayloadTooLarge
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import NOTIFICATIONS, OUTBOX
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import Problem
 
 routes = RouteTable("push")
 KEY_ERRORS = (400, 401, 403)
@@ -31,10 +30,7 @@ async def send_notification(request: web.Request) -> web.Response:
     key = request[API_KEY]
     if body.audience is not None and not key.may_act_for(body.audience.partner or key.partner):
         raise key_bound_to_partner(key)
-    try:
-        accepted = await request.app[NOTIFICATIONS].accept(body, sender=key.key_id, partner=key.partner)
-    except PayloadTooLarge as error:
-        raise bad_request(str(error)) from None
+    accepted = await request.app[NOTIFICATIONS].accept(body, sender=key.key_id, partner=key.partner)
     return web.json_response(
         accepted, status=202, headers={"Location": f"/v1/notifications/{accepted['id']}"}
     )

@@ -16,14 +16,13 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
-from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
-from bridge.partners.base import PartnerToken
+from bridge.partners.base import CredentialExpired, PartnerToken
 from bridge.partners.config import JwtRules
-from bridge.web.bodies import client_address
 from bridge.web.contract import REDIRECT, RouteTable
-from bridge.web.failures import human_message, login_problem
-from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
+from bridge.web.keys import PARTNERS
+from bridge.web.login import log_in
+from bridge.web.problems import Problem
 from bridge.web.redirect_target import redirect_allowed
 
 log = logging.getLogger("bridge.login")
@@ -68,6 +67,24 @@ def error_redirect(url: str, param: str, message: str) -> web.Response:
 
 Failure = Callable[[str], Awaitable[web.Response]]
 
+# Short messages a person may see on the partner's error page after a redirect login (the words
+# DeveloperHub-style docs portals show: "Token has already been used", "Token expired", ...).
+HUMAN_MESSAGES = {
+    "token-already-used": "Token has already been used",
+    "invalid-credential": "Invalid token",
+    "user-disabled": "Account disabled",
+    "uid-conflict": "Account conflict",
+    "too-many-attempts": "Too many attempts; try again later",
+    "unknown-partner": "Unknown partner",
+    "bad-request": "Invalid request",
+}
+
+
+def human_message(problem: Problem) -> str:
+    if isinstance(problem.__cause__, CredentialExpired):
+        return "Token expired"
+    return HUMAN_MESSAGES.get(problem.slug, "Sign-in is unavailable right now")
+
 
 async def complete_redirect_login(
     request: web.Request, partner: Partner, token: str, target: str, fail: Failure
@@ -77,18 +94,9 @@ async def complete_redirect_login(
     rules = partner.config
     assert isinstance(rules, JwtRules)
     try:
-        result = await request.app[LOGINS].login(
-            partner,
-            PartnerToken(token),
-            with_session=rules.redirect_with_session,
-            client_address=client_address(request, request.app[SETTINGS].trusted_proxies),
-        )
-    except Exception as error:
-        problem = login_problem(error, partner.id)
-        if problem is None:
-            raise
-        return await fail(human_message(problem, error))
-    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
+        result = await log_in(request, partner, PartnerToken(token), with_session=rules.redirect_with_session)
+    except Problem as problem:
+        return await fail(human_message(problem))
     fragment = {
         "custom_token": result.custom_token,
         "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),

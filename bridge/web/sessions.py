@@ -14,7 +14,6 @@ from bridge.web import schemas
 from bridge.web.access import FIREBASE_CLAIMS, USER, requires_user
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
-from bridge.web.failures import answered
 from bridge.web.keys import FIREBASE_AUTH, PARTNERS, SESSION_API, SETTINGS, USERS
 
 MIN_COOKIE_SECONDS = 5 * 60
@@ -60,7 +59,7 @@ def _tenant_of(custom_token: str) -> str | None:
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
     api = request.app[SESSION_API]
-    session = await answered(api.sign_in(body.custom_token, _tenant_of(body.custom_token)))
+    session = await api.sign_in(body.custom_token, _tenant_of(body.custom_token))
     return web.json_response(session.as_json())
 
 
@@ -73,7 +72,7 @@ async def exchange(request: web.Request) -> web.Response:
 )
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
-    session = await answered(request.app[SESSION_API].refresh(body.refresh_token))
+    session = await request.app[SESSION_API].refresh(body.refresh_token)
     return web.json_response(session.as_json())
 
 
@@ -87,7 +86,7 @@ async def refresh(request: web.Request) -> web.Response:
 async def create_cookie(request: web.Request) -> web.Response:
     body = await read_body(request, CookieBody)
     firebase = request.app[FIREBASE_AUTH]
-    cookie = await answered(firebase.create_session_cookie(body.id_token, timedelta(seconds=body.expires_in)))
+    cookie = await firebase.create_session_cookie(body.id_token, timedelta(seconds=body.expires_in))
     settings = request.app[SETTINGS]
     response = web.json_response({"cookie": settings.session_cookie_name, "expires_in": body.expires_in})
     response.set_cookie(
@@ -132,7 +131,7 @@ async def logout(request: web.Request) -> web.Response:
     user = request[USER]
     partner = request.app[PARTNERS].get(user["partner"])
     tenant = partner.config.tenant_id if partner is not None else None
-    await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"], tenant))
+    await request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"], tenant)
     await request.app[USERS].revoke_sessions(user["uid"])
     settings = request.app[SETTINGS]
     response = web.json_response({"uid": user["uid"], "sessions_revoked": True})
