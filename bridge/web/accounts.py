@@ -8,14 +8,13 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.services.accounts import NewAccount
 from bridge.store.idempotency import fingerprint
-from bridge.store.users import public_user
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.failures import IDEMPOTENCY_HEADER
@@ -68,7 +67,7 @@ async def create_account(request: web.Request) -> web.Response:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         status, result = await _create(request, body)
-        return web.json_response(await _answer(request, body, result), status=status)
+        return json_answer(await _answer(request, body, result), status=status)
     if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1-255 of A-Z a-z 0-9 . _ : -")
     return await _create_once(
@@ -82,7 +81,7 @@ async def _create_once(
     store, caller = request.app[IDEMPOTENCY_KEYS], request[API_KEY].key_id
     replay = await store.begin(caller, key, request_fingerprint)
     if replay is not None:
-        response = web.json_response(await _answer(request, body, replay.result), status=replay.status)
+        response = json_answer(await _answer(request, body, replay.result), status=replay.status)
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
@@ -91,7 +90,7 @@ async def _create_once(
         await store.abandon(caller, key)
         raise
     await store.finish(caller, key, status, result)
-    return web.json_response(await _answer(request, body, result), status=status)
+    return json_answer(await _answer(request, body, result), status=status)
 
 
 async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[str, Any]]:
@@ -108,7 +107,7 @@ async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[st
     return (201 if created else 200), {"uid": user["uid"], "created": created}
 
 
-async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any]) -> dict[str, Any]:
+async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any]) -> schemas.AccountAnswer:
     """The user as it is now, with a fresh custom token (and session if asked)."""
     user = await request.app[USERS].find_by_uid(result["uid"])
     if user is None:
@@ -116,17 +115,5 @@ async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any
     partner = partner_named(request, user["partner"])
     tenant = partner.config.tenant_id
     custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
-    answer: dict[str, Any] = {
-        "user": public_user(user),
-        "created": result["created"],
-        "token_type": "Bearer",
-        "custom_token": custom_token,
-        "jwt_token": custom_token,  # the same token fields as login (FlutterFlow-style apps)
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-    }
-    if body.session:
-        session = await request.app[SESSION_API].sign_in(custom_token, tenant)
-        answer["session"] = session.as_json()
-        answer["id_token"] = session.id_token
-        answer["refresh_token"] = session.refresh_token
-    return answer
+    session = await request.app[SESSION_API].sign_in(custom_token, tenant) if body.session else None
+    return token_answer(schemas.AccountAnswer, user, custom_token, session, created=result["created"])

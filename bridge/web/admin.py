@@ -14,10 +14,11 @@ from bridge.services.admin import UserFilter
 from bridge.services.verdict import mongodb_view
 from bridge.web import schemas
 from bridge.web.access import ADMIN, requires_admin
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
-from bridge.web.contract import RouteTable
+from bridge.web.contract import Handler, RouteTable
 from bridge.web.keys import ADMIN_SERVICE, AUDIT_LOG
-from bridge.web.problems import bad_request
+from bridge.web.problems import invalid_fields
 from bridge.web.request_log import current_request_id
 
 Query = TypeVar("Query", bound=BaseModel)
@@ -75,11 +76,7 @@ def parse_query(request: web.Request, model: type[Query]) -> Query:
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as error:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in error.errors(include_input=False, include_url=False)
-        ]
-        raise bad_request("The query has invalid parameters.", errors) from None
+        raise invalid_fields("The query has invalid parameters.", error) from None
 
 
 def jsonable(value: Any) -> Any:
@@ -112,7 +109,9 @@ async def list_users(request: web.Request) -> web.Response:
         rows: list[Any] = await service.with_verdicts(page["users"])
     else:
         rows = [mongodb_view(user) for user in page["users"]]
-    return web.json_response({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]})
+    return json_answer(
+        schemas.AdminUserPage(users=rows, total=page["total"], next_cursor=page["next_cursor"])
+    )
 
 
 @routes.get(
@@ -124,14 +123,18 @@ async def list_users(request: web.Request) -> web.Response:
 )
 @requires_admin
 async def show_user(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[ADMIN_SERVICE].verify(request.match_info["ref"]))
+    state = await request.app[ADMIN_SERVICE].verify(request.match_info["ref"])
+    return json_answer(schemas.AdminUserState.model_validate(state))
 
 
-def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[dict[str, Any]]]) -> Any:
+def _action(
+    run: Callable[[web.Request, str, str, str | None], Awaitable[dict[str, Any]]],
+    answer: type[BaseModel] = schemas.AdminUserState,
+) -> Handler:
     @requires_admin
     async def handler(request: web.Request) -> web.Response:
         result = await run(request, request.match_info["ref"], request[ADMIN], current_request_id())
-        return web.json_response(result)
+        return json_answer(answer.model_validate(result))
 
     return handler
 
@@ -174,7 +177,7 @@ async def replace_claims(request: web.Request) -> web.Response:
     result = await service.replace_claims(
         request.match_info["ref"], body.claims, request[ADMIN], current_request_id()
     )
-    return web.json_response(result)
+    return json_answer(schemas.AdminUserState.model_validate(result))
 
 
 delete_user = routes.delete(
@@ -183,7 +186,7 @@ delete_user = routes.delete(
     auth="admin",
     responses={200: schemas.Deleted},
     errors=ADMIN_ERRORS,
-)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid)))
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid), schemas.Deleted))
 
 
 @routes.get(
@@ -200,7 +203,7 @@ async def audit(request: web.Request) -> web.Response:
     entries = await request.app[AUDIT_LOG].search(
         actor=query.actor, action=query.action, target=query.target, since=query.since, limit=query.limit
     )
-    return web.json_response({"entries": jsonable(entries)})
+    return json_answer(schemas.AuditPage(entries=jsonable(entries)))
 
 
 @routes.get(
@@ -214,4 +217,4 @@ async def audit(request: web.Request) -> web.Response:
 async def reconcile(request: web.Request) -> web.Response:
     """A dry run: what `bridge admin reconcile` would report (it fixes only with --fix)."""
     report = await request.app[ADMIN_SERVICE].reconcile(fix=False, actor=request[ADMIN])
-    return web.json_response(report.as_json())
+    return json_answer(schemas.ReconcileAnswer.model_validate(report.as_json()))

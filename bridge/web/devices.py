@@ -12,6 +12,7 @@ from bridge.store.devices import public_device, token_hint
 from bridge.store.user_refs import parse_user_ref, resolve_user_refs
 from bridge.web import schemas
 from bridge.web.access import API_KEY, USER, requires_scope, requires_user
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import AUDIT_LOG, DEVICES, USERS
@@ -65,10 +66,12 @@ async def _register(request: web.Request, uid: str, actor: str, bound_to: str | 
             {"uid": uid, "token": hint},
             current_request_id(),
         )
+    return json_answer(await _device_list(request, uid), status=201 if new else 200)
+
+
+async def _device_list(request: web.Request, uid: str) -> schemas.DeviceList:
     devices = await request.app[DEVICES].of_user(uid)
-    return web.json_response(
-        {"uid": uid, "devices": [public_device(d) for d in devices]}, status=201 if new else 200
-    )
+    return schemas.DeviceList.model_validate({"uid": uid, "devices": [public_device(d) for d in devices]})
 
 
 async def _remove(request: web.Request, uid: str) -> web.Response:
@@ -76,7 +79,7 @@ async def _remove(request: web.Request, uid: str) -> web.Response:
     body = await read_body(request, RemoveDeviceBody)
     if not await request.app[DEVICES].remove(uid, body.token):
         raise Problem(404, "unknown-device", "Unknown device", "This user has no such device.")
-    return web.json_response({"uid": uid, "removed": True})
+    return json_answer(schemas.DeviceRemoved(uid=uid, removed=True))
 
 
 async def _user_named(request: web.Request) -> str:
@@ -97,9 +100,7 @@ async def _user_named(request: web.Request) -> str:
 )
 @requires_user
 async def list_my_devices(request: web.Request) -> web.Response:
-    uid = request[USER]["uid"]
-    devices = await request.app[DEVICES].of_user(uid)
-    return web.json_response({"uid": uid, "devices": [public_device(d) for d in devices]})
+    return json_answer(await _device_list(request, request[USER]["uid"]))
 
 
 @routes.put(

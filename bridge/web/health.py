@@ -8,6 +8,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from bridge.web import schemas
+from bridge.web.answers import json_answer
 from bridge.web.contract import RouteTable
 from bridge.web.keys import DELIVERY_WORKER, DRAINING, SETTINGS, USERS
 from bridge.web.problems import Problem, dependency_unavailable
@@ -18,7 +19,7 @@ routes = RouteTable("health")
 
 @routes.get("/healthz", summary="Process is alive", responses={200: schemas.Health})
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_answer(schemas.Health(status="ok"))
 
 
 @routes.get(
@@ -41,4 +42,4 @@ async def readyz(request: web.Request) -> web.Response:
         raise dependency_unavailable("The user store") from None
     # The push worker's state is shown, but does not fail readiness: logins work without it.
     worker = request.app[DELIVERY_WORKER].status().as_json() if request.app[SETTINGS].push_worker else "off"
-    return web.json_response({"status": "ready", "checks": {"mongodb": "ok", "push_worker": worker}})
+    return json_answer(schemas.Ready(status="ready", checks={"mongodb": "ok", "push_worker": worker}))

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import Credential, PartnerToken, PasswordLogin
 from bridge.partners.config import PARTNER_ID_PATTERN, PasswordPartnerConfig
 from bridge.services.logins import LoginResult
-from bridge.store.users import public_user
 from bridge.web import schemas
+from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import bearer_token, client_address, read_body
 from bridge.web.contract import RouteTable
 from bridge.web.failures import LOGIN_PARTNER, problem_for
@@ -100,19 +99,8 @@ async def login(request: web.Request) -> web.Response:
     partner = partner_named(request, body.partner)
     credential = _credential(request, partner, body)
     result = await log_in(request, partner, credential, with_session=body.session)
-    return web.json_response(login_answer(result))
+    return json_answer(login_answer(result))
 
 
-def login_answer(result: LoginResult) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "user": public_user(result.user),
-        "token_type": "Bearer",
-        "custom_token": result.custom_token,
-        "jwt_token": result.custom_token,  # alias for apps built on the FlutterFlow-style contract
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-    }
-    if result.session is not None:
-        answer["session"] = result.session.as_json()
-        answer["id_token"] = result.session.id_token
-        answer["refresh_token"] = result.session.refresh_token
-    return answer
+def login_answer(result: LoginResult) -> schemas.LoginAnswer:
+    return token_answer(schemas.LoginAnswer, result.user, result.custom_token, result.session)

@@ -7,6 +7,7 @@ from aiohttp import web
 from bridge.push.messages import NotificationRequest
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import NOTIFICATIONS, OUTBOX
@@ -31,14 +32,16 @@ async def send_notification(request: web.Request) -> web.Response:
     if body.audience is not None and not key.may_act_for(body.audience.partner or key.partner):
         raise key_bound_to_partner(key)
     accepted = await request.app[NOTIFICATIONS].accept(body, sender=key.key_id, partner=key.partner)
-    return web.json_response(
-        accepted, status=202, headers={"Location": f"/v1/notifications/{accepted['id']}"}
+    location = request.app.router["notification"].url_for(id=accepted["id"])
+    return json_answer(
+        schemas.NotificationAccepted.model_validate(accepted), status=202, headers={"Location": str(location)}
     )
 
 
 @routes.get(
     "/v1/notifications/{id}",
     summary="Delivery report",
+    name="notification",
     auth="key:notifications:send",
     responses={200: schemas.NotificationReport},
     errors=(*KEY_ERRORS, 404),
@@ -53,4 +56,4 @@ async def notification_report(request: web.Request) -> web.Response:
     report = await request.app[OUTBOX].report(notification_id) if own else None
     if report is None:
         raise Problem(404, "unknown-notification", "Unknown notification", "No notification has this id.")
-    return web.json_response(report)
+    return json_answer(schemas.NotificationReport.model_validate(report))

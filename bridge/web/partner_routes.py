@@ -29,6 +29,7 @@ from bridge.partners.config import ConfigError, JwtRules, PasswordPartnerConfig,
 from bridge.partners.jwt_token import JwtVerifier
 from bridge.services.logins import LoginResult
 from bridge.web import schemas
+from bridge.web.answers import json_answer
 from bridge.web.bodies import bearer_token, client_address, read_body
 from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
@@ -147,7 +148,7 @@ def _login_handler(partner: Partner, route: RouteConfig, model: type[BaseModel])
             "flutterflow": flutterflow_answer,
             "strapi": strapi_answer,
         }.get(route.contract, lambda _partner, result: login_answer(result))(partner, result)
-        return web.json_response(answer, headers={"Cache-Control": "no-store"})
+        return json_answer(answer)
 
     handler.__name__ = f"partner_route_{partner.id}"
     return handler
@@ -170,7 +171,7 @@ def _mapped_claims(partner: Partner, result: LoginResult, taken: set[str]) -> di
     return {name: claims[name] for name in partner.config.claims if name in claims and name not in taken}
 
 
-def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
+def flutterflow_answer(partner: Partner, result: LoginResult) -> schemas.FlutterFlowAnswer:
     assert result.session is not None
     user: dict[str, Any] = {
         "id": partner_user_id(partner, result),
@@ -178,17 +179,19 @@ def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
         "email": result.user.get("email"),
     }
     user.update(_mapped_claims(partner, result, set(user)))
-    return {
-        "user": user,
-        "token_type": "Bearer",
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-        "jwt_token": result.custom_token,
-        "refresh_token": result.session.refresh_token,
-        "token": result.custom_token,
-    }
+    return schemas.FlutterFlowAnswer.model_validate(
+        {
+            "user": user,
+            "token_type": "Bearer",
+            "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
+            "jwt_token": result.custom_token,
+            "refresh_token": result.session.refresh_token,
+            "token": result.custom_token,
+        }
+    )
 
 
-def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
+def strapi_answer(partner: Partner, result: LoginResult) -> schemas.StrapiAnswer:
     assert result.session is not None
     record = result.user
     user: dict[str, Any] = {
@@ -201,13 +204,15 @@ def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
         "updatedAt": record["updated_at"].isoformat(),
     }
     user.update(_mapped_claims(partner, result, set(user)))
-    return {
-        "jwt": result.session.id_token,
-        "user": user,
-        "custom_token": result.custom_token,
-        "refresh_token": result.session.refresh_token,
-        "expires_in": result.session.expires_in,
-    }
+    return schemas.StrapiAnswer.model_validate(
+        {
+            "jwt": result.session.id_token,
+            "user": user,
+            "custom_token": result.custom_token,
+            "refresh_token": result.session.refresh_token,
+            "expires_in": result.session.expires_in,
+        }
+    )
 
 
 # --- redirect contract (DeveloperHub style) --------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from bridge.web.request_log import current_request_id
 
@@ -41,6 +42,16 @@ def bad_request(detail: str, errors: list[dict[str, str]] | None = None) -> Prob
     return Problem(
         400, "bad-request", "Malformed request", detail, extra={"errors": errors} if errors else None
     )
+
+
+def invalid_fields(detail: str, error: ValidationError, whole: str = "") -> Problem:
+    """A 400 listing each wrong field (`whole` names an error of no one field). Values are never
+    echoed back."""
+    errors = [
+        {"field": ".".join(str(part) for part in e["loc"]) or whole, "message": e["msg"]}
+        for e in error.errors(include_input=False, include_url=False)
+    ]
+    return bad_request(detail, errors)
 
 
 def invalid_credential() -> Problem:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bridge.store.users import public_user
 from bridge.web import schemas
 from bridge.web.access import FIREBASE_CLAIMS, USER, requires_user
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import FIREBASE_AUTH, PARTNERS, SESSION_API, SETTINGS, USERS
@@ -60,7 +61,7 @@ async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
     api = request.app[SESSION_API]
     session = await api.sign_in(body.custom_token, _tenant_of(body.custom_token))
-    return web.json_response(session.as_json())
+    return json_answer(schemas.Session.model_validate(session.as_json()))
 
 
 @routes.post(
@@ -73,7 +74,7 @@ async def exchange(request: web.Request) -> web.Response:
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
     session = await request.app[SESSION_API].refresh(body.refresh_token)
-    return web.json_response(session.as_json())
+    return json_answer(schemas.Session.model_validate(session.as_json()))
 
 
 @routes.post(
@@ -88,7 +89,9 @@ async def create_cookie(request: web.Request) -> web.Response:
     firebase = request.app[FIREBASE_AUTH]
     cookie = await firebase.create_session_cookie(body.id_token, timedelta(seconds=body.expires_in))
     settings = request.app[SETTINGS]
-    response = web.json_response({"cookie": settings.session_cookie_name, "expires_in": body.expires_in})
+    response = json_answer(
+        schemas.CookieAnswer(cookie=settings.session_cookie_name, expires_in=body.expires_in)
+    )
     response.set_cookie(
         settings.session_cookie_name,
         cookie,
@@ -99,7 +102,6 @@ async def create_cookie(request: web.Request) -> web.Response:
         secure=settings.session_cookie_secure,
         samesite=settings.session_cookie_samesite,
     )
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -107,16 +109,12 @@ async def create_cookie(request: web.Request) -> web.Response:
 @requires_user
 async def me(request: web.Request) -> web.Response:
     claims, user = request[FIREBASE_CLAIMS], request[USER]
-    return web.json_response(
-        {
-            "user": public_user(user),
-            "firebase": {
-                "uid": claims["uid"],
-                "sign_in_provider": claims.get("firebase", {}).get("sign_in_provider"),
-                "auth_time": claims.get("auth_time"),
-            },
-        }
+    firebase = schemas.FirebaseIdentity(
+        uid=claims["uid"],
+        sign_in_provider=claims.get("firebase", {}).get("sign_in_provider"),
+        auth_time=claims.get("auth_time"),
     )
+    return json_answer(schemas.MeAnswer.model_validate({"user": public_user(user), "firebase": firebase}))
 
 
 @routes.post(
@@ -134,6 +132,6 @@ async def logout(request: web.Request) -> web.Response:
     await request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"], tenant)
     await request.app[USERS].revoke_sessions(user["uid"])
     settings = request.app[SETTINGS]
-    response = web.json_response({"uid": user["uid"], "sessions_revoked": True})
+    response = json_answer(schemas.LogoutAnswer(uid=user["uid"], sessions_revoked=True))
     response.del_cookie(settings.session_cookie_name, domain=settings.session_cookie_domain, path="/")
     return response

@@ -7,11 +7,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.partners.config import PARTNER_ID_PATTERN
-from bridge.store.users import public_user
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import PARTNERS, TOKEN_MINTER, USERS
@@ -90,14 +89,7 @@ async def mint_custom_token(request: web.Request) -> web.Response:
     owner = request.app[PARTNERS].get(user["partner"])
     tenant = owner.config.tenant_id if owner is not None else None
     custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
-    return web.json_response(
-        {
-            "user": public_user(user),
-            "token_type": "Bearer",
-            "custom_token": custom_token,
-            "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-        }
-    )
+    return json_answer(token_answer(schemas.CustomTokenAnswer, user, custom_token))
 
 
 @routes.get(
@@ -110,6 +102,6 @@ async def mint_custom_token(request: web.Request) -> web.Response:
 @requires_scope(None)
 async def current_api_key(request: web.Request) -> web.Response:
     key = request[API_KEY]
-    return web.json_response(
-        {"key_id": key.key_id, "name": key.name, "scopes": sorted(key.scopes), "partner": key.partner}
+    return json_answer(
+        schemas.ApiKeyInfo(key_id=key.key_id, name=key.name, scopes=sorted(key.scopes), partner=key.partner)
     )
