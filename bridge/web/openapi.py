@@ -3,8 +3,8 @@ served at /openapi.json, and a plain HTML reference at /docs (no scripts, no CDN
 
 from __future__ import annotations
 
-import html
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -15,6 +15,7 @@ from bridge import __version__
 from bridge.web import schemas
 from bridge.web.bodies import INT64_MAX, INT64_MIN
 from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, ROUTES, Route, RouteTable
+from bridge.web.pages import render_page
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -215,58 +216,56 @@ async def openapi_json(request: web.Request) -> web.Response:
     return web.json_response(document_for(request.app))
 
 
-@lru_cache(maxsize=16)
-def _docs_page(declared: tuple[Route, ...]) -> str:
-    return _render_docs(build_document(declared))
+@dataclass(frozen=True)
+class DocsEntry:
+    """One route as the /docs page lists it."""
+
+    method: str
+    path: str
+    summary: str
+    description: str
+    auth: str
+    body: str
+    responses: str
 
 
-def _render_docs(document: dict[str, Any]) -> str:
-    sections = []
-    for path, methods in document["paths"].items():
-        for method, entry in methods.items():
-            auth = (
-                ", ".join(
-                    next(iter(s))
-                    + (f" ({', '.join(next(iter(s.values())))})" if next(iter(s.values())) else "")
-                    for s in entry.get("security", [])
-                )
-                or "none"
-            )
-            body = (
-                entry.get("requestBody", {})
-                .get("content", {})
-                .get(JSON, {})
-                .get("schema", {})
-                .get("$ref", "")
-            )
-            responses = ", ".join(entry["responses"])
-            sections.append(
-                f"<section><h3><code>{method.upper()} {html.escape(path)}</code></h3>"
-                f"<p>{html.escape(entry['summary'])}</p>"
-                + (f"<p>{html.escape(entry['description'])}</p>" if "description" in entry else "")
-                + f"<p><b>Auth:</b> {html.escape(auth)}</p>"
-                + (
-                    f"<p><b>Body:</b> <a href='#{body.rsplit('/', 1)[-1]}'>{body.rsplit('/', 1)[-1]}</a></p>"
-                    if body
-                    else ""
-                )
-                + f"<p><b>Responses:</b> {html.escape(responses)}</p></section>"
-            )
-    models = "".join(
-        f"<section id='{html.escape(name)}'><h3>{html.escape(name)}</h3><pre>"
-        f"{html.escape(json.dumps(schema, indent=2))}</pre></section>"
-        for name, schema in document["components"]["schemas"].items()
+def _docs_entries(document: dict[str, Any]) -> list[DocsEntry]:
+    return [
+        DocsEntry(
+            method.upper(),
+            path,
+            entry["summary"],
+            entry.get("description", ""),
+            _auth_text(entry.get("security", [])),
+            _body_schema_name(entry),
+            ", ".join(entry["responses"]),
+        )
+        for path, methods in document["paths"].items()
+        for method, entry in methods.items()
+    ]
+
+
+def _auth_text(security: list[dict[str, list[str]]]) -> str:
+    """`apiKey (admin), apiKeyHeader (admin)`: each scheme, with its scopes."""
+    schemes = [
+        f"{name} ({', '.join(scopes)})" if scopes else name
+        for requirement in security
+        for name, scopes in requirement.items()
+    ]
+    return ", ".join(schemes) or "none"
+
+
+def _body_schema_name(entry: dict[str, Any]) -> str:
+    reference: str = (
+        entry.get("requestBody", {}).get("content", {}).get(JSON, {}).get("schema", {}).get("$ref", "")
     )
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>bridge API</title><style>"
-        "body{font:14px/1.45 system-ui,sans-serif;margin:2rem;max-width:60rem}section{border-top:1px solid "
-        "#ddd;padding:.5rem 0}pre{background:#f6f6f6;padding:.75rem;overflow:auto;font-size:12px}</style>"
-        "</head><body><h1>bridge API</h1><p>The machine-readable contract is <a href=/openapi.json>"
-        f"/openapi.json</a> (OpenAPI 3.1).</p><h2>Routes</h2>{''.join(sections)}<h2>Schemas</h2>{models}"
-        "</body></html>"
-    )
+    return reference.rsplit("/", 1)[-1]
 
 
 @routes.get("/docs", summary="Human-readable API reference", name="docs", responses={200: "text/html"})
 async def docs_page(request: web.Request) -> web.Response:
-    return web.Response(text=_docs_page(request.app[ROUTES]), content_type="text/html")
+    document = document_for(request.app)
+    schemas_ = [
+        (name, json.dumps(schema, indent=2)) for name, schema in document["components"]["schemas"].items()
+    ]
+    return render_page(request, "docs.html", {"entries": _docs_entries(document), "schemas": schemas_})

@@ -24,6 +24,7 @@ from bridge.web import (
     tokens,
 )
 from bridge.web.contract import ROUTES, Route
+from bridge.web.pages import setup_pages
 
 TABLES = (
     health.routes,
@@ -47,7 +48,9 @@ def bridge_routes() -> tuple[Route, ...]:
 
 def add_routes(app: web.Application) -> None:
     """bridge's routes, then the partners' own routes ([partners.X.route], in their platforms'
-    contracts); the app keeps the records for its API document."""
+    contracts); the app keeps the records for its API document. Pages link by route name, so the
+    templates are set up here too."""
+    setup_pages(app)
     own = bridge_routes()
     _register(app, own, name_by_path=True)
     partners = tuple(partner_routes.partner_routes(app))
