@@ -230,9 +230,11 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
     return rules.error_redirect_url
 
 
-async def _redirect_failure(partner: Partner, rules: JwtRules, token: str, message: str) -> web.Response:
+async def _redirect_failure(
+    request: web.Request, partner: Partner, rules: JwtRules, token: str, message: str
+) -> web.Response:
     url = await _error_url(partner, rules, token)
-    return error_redirect(url, rules.error_param, message) if url else failure_page(message)
+    return error_redirect(url, rules.error_param, message) if url else failure_page(request, message)
 
 
 def _redirect_handler(partner: Partner) -> Handler:
@@ -244,13 +246,13 @@ def _redirect_handler(partner: Partner) -> Handler:
         target = request.query.get("redirect") or rules.default_redirect_url
         if not target or not redirect_allowed(target, allowed_targets(rules)):
             log_refusal(partner.id, "redirect address not allowed")
-            return await _redirect_failure(partner, rules, token, "Redirect address not allowed")
+            return await _redirect_failure(request, partner, rules, token, "Redirect address not allowed")
         if not token:
             log_refusal(partner.id, f"no `{rules.token_param}`")
-            return await _redirect_failure(partner, rules, token, "Invalid token")
+            return await _redirect_failure(request, partner, rules, token, "Invalid token")
 
         async def fail(message: str) -> web.Response:
-            return await _redirect_failure(partner, rules, token, message)
+            return await _redirect_failure(request, partner, rules, token, message)
 
         return await complete_redirect_login(request, partner, token, target, fail)
 

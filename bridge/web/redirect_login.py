@@ -7,7 +7,6 @@ URL fragment, which browsers never send to servers. On failure: 302 to the partn
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
@@ -22,6 +21,7 @@ from bridge.partners.config import JwtRules
 from bridge.web.contract import REDIRECT, RouteTable
 from bridge.web.keys import PARTNERS
 from bridge.web.login import log_in
+from bridge.web.pages import render_page
 from bridge.web.problems import Problem
 from bridge.web.redirect_target import redirect_allowed
 
@@ -48,13 +48,9 @@ def allowed_targets(rules: JwtRules) -> list[str]:
     return [*rules.redirect_urls, *([rules.default_redirect_url] if rules.default_redirect_url else [])]
 
 
-def failure_page(message: str) -> web.Response:
+def failure_page(request: web.Request, message: str) -> web.Response:
     """The 401 page a browser gets when there is no error address to send it to."""
-    page = (
-        "<!doctype html><html><head><meta charset=utf-8><title>Sign-in failed</title></head>"
-        f"<body><h1>Sign-in failed</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return web.Response(status=401, text=page, content_type="text/html", headers=NO_STORE)
+    return render_page(request, "sign_in_failed.html", {"message": message}, status=401, headers=NO_STORE)
 
 
 def error_redirect(url: str, param: str, message: str) -> web.Response:
@@ -108,11 +104,11 @@ async def complete_redirect_login(
     return web.Response(status=302, headers={"Location": location, **NO_STORE})
 
 
-def _failure(partner: Partner | None, message: str) -> web.Response:
+def _failure(request: web.Request, partner: Partner | None, message: str) -> web.Response:
     rules = partner.config if partner is not None and isinstance(partner.config, JwtRules) else None
     if rules is not None and rules.error_redirect_url:
         return error_redirect(rules.error_redirect_url, "error", message)
-    return failure_page(message)
+    return failure_page(request, message)
 
 
 @routes.get(
@@ -126,18 +122,18 @@ def _failure(partner: Partner | None, message: str) -> web.Response:
 async def redirect_login(request: web.Request) -> web.Response:
     partner = request.app[PARTNERS].get(request.query.get("partner", ""))
     if partner is None or not isinstance(partner.config, JwtRules):
-        return _failure(None, "unknown partner")
+        return _failure(request, None, "unknown partner")
     rules = partner.config
     target = request.query.get("redirect") or rules.default_redirect_url
     if not target or not redirect_allowed(target, allowed_targets(rules)):
         log_refusal(partner.id, "redirect address not allowed")
-        return _failure(partner, "redirect address not allowed")
+        return _failure(request, partner, "redirect address not allowed")
     token = request.query.get("token", "")
     if not token:
         log_refusal(partner.id, "no `token`")
-        return _failure(partner, "missing token")
+        return _failure(request, partner, "missing token")
 
     async def fail(message: str) -> web.Response:
-        return _failure(partner, message)
+        return _failure(request, partner, message)
 
     return await complete_redirect_login(request, partner, token, target, fail)
