@@ -27,6 +27,7 @@ from bridge.store.attempts import LockedOut
 from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch
 from bridge.store.user_refs import BadUserRef
 from bridge.store.users import UidConflict, UserDisabled
+from bridge.web.contract import Handler
 from bridge.web.problems import (
     Problem,
     bad_request,
@@ -259,7 +260,7 @@ def problem_for(error: Exception, partner: str | None = None) -> Problem | None:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
         return response

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from bridge import __version__
 from bridge.web import schemas
 from bridge.web.bodies import INT64_MAX, INT64_MIN
-from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, ROUTES, Route, RouteTable
+from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, ROUTES, Answer, Route, RouteTable
 from bridge.web.pages import render_page
 
 JSON = "application/json"
@@ -124,7 +124,7 @@ def _parameters(path: str, query: type[BaseModel] | None) -> list[dict[str, Any]
     return parameters
 
 
-def _response(answer: type[BaseModel] | str, schemas_: _Schemas) -> dict[str, Any]:
+def _response(answer: Answer, schemas_: _Schemas) -> dict[str, Any]:
     if answer == PAGE_OR_PROBLEM:
         return {
             "description": "An HTML page, or problem details (RFC 9457)",
