@@ -59,44 +59,55 @@ def partner_routes(app: web.Application) -> list[Route]:
     """One route per partner that declares one, in its contract. Raises ConfigError for a path
     bridge uses (call after bridge's own routes are added) or a contract this bridge cannot serve
     (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
-    settings = app[SETTINGS]
     taken = {resource.canonical for resource in app.router.resources()}
     table = RouteTable("partner routes")
     for partner in app[PARTNERS].values():
         route = partner.config.route
         if route is None:
             continue
-        if route.path in taken:
-            raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
-        if route.contract in SESSION_CONTRACTS and not settings.firebase_web_api_key:
-            raise ConfigError(
-                f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
-                "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
-            )
+        _check_servable(partner, route, taken, app[SETTINGS].firebase_web_api_key)
         if route.contract == "redirect":
-            token_param = getattr(partner.config, "token_param", "token")
-            table.add(
-                "GET",
-                route.path,
-                _redirect_handler(partner),
-                summary=f"Partner {partner.id}: browser redirect login (token in `{token_param}`)",
-                responses={302: REDIRECT, 401: "text/html"},
-                # No HEAD: a link prefetcher must not spend a single-use token.
-                allow_head=False,
-            )
-            continue
-        model = _body_model(partner, route)
-        table.add(
-            "POST",
-            route.path,
-            _login_handler(partner, route, model),
-            summary=f"Partner {partner.id}: log in, answered in the {route.contract} contract",
-            body=model,
-            responses={200: CONTRACT_ANSWERS[route.contract]},
-            errors=(400, 401, 403, 413, 422, 429, 502, 503, 504),
-            description="Token partners may send `Authorization: Bearer <token>` with an empty body.",
-        )
+            _declare_redirect(table, partner, route)
+        else:
+            _declare_login(table, partner, route)
     return list(table)
+
+
+def _check_servable(partner: Partner, route: RouteConfig, taken: set[str], web_api_key: str | None) -> None:
+    if route.path in taken:
+        raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
+    if route.contract in SESSION_CONTRACTS and not web_api_key:
+        raise ConfigError(
+            f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
+            "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
+        )
+
+
+def _declare_redirect(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
+    token_param = getattr(partner.config, "token_param", "token")
+    table.add(
+        "GET",
+        route.path,
+        _redirect_handler(partner),
+        summary=f"Partner {partner.id}: browser redirect login (token in `{token_param}`)",
+        responses={302: REDIRECT, 401: "text/html"},
+        # No HEAD: a link prefetcher must not spend a single-use token.
+        allow_head=False,
+    )
+
+
+def _declare_login(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
+    model = _body_model(partner, route)
+    table.add(
+        "POST",
+        route.path,
+        _login_handler(partner, route, model),
+        summary=f"Partner {partner.id}: log in, answered in the {route.contract} contract",
+        body=model,
+        responses={200: CONTRACT_ANSWERS[route.contract]},
+        errors=(400, 401, 403, 413, 422, 429, 502, 503, 504),
+        description="Token partners may send `Authorization: Bearer <token>` with an empty body.",
+    )
 
 
 # --- login contracts -----------------------------------------------------------------------------
