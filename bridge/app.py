@@ -38,6 +38,7 @@ from bridge.store.outbox import Outbox
 from bridge.store.used_tokens import UsedTokens
 from bridge.store.users import UserStore
 from bridge.web.cors import setup_cors
+from bridge.web.failures import error_middleware
 from bridge.web.keys import (
     ACCOUNTS,
     ADMIN_SERVICE,
@@ -64,7 +65,6 @@ from bridge.web.keys import (
     USED_TOKENS,
     USERS,
 )
-from bridge.web.problems import error_middleware
 from bridge.web.request_log import request_log_middleware, take_over_request_logging
 from bridge.web.routes import add_routes
 

@@ -100,6 +100,10 @@ def normalised_email(address: str, casefold_local_part: bool = True) -> str:
     return f"{local.casefold() if casefold_local_part else local}@{domain.casefold()}"
 
 
+class InvalidClaims(ValueError):
+    """Claims Firebase would refuse: a reserved name, or too large."""
+
+
 def reserved_claim_names(names: Iterable[str]) -> list[str]:
     """The names among `names` that Firebase reserves, sorted."""
     return sorted(set(names) & RESERVED_CLAIMS)
@@ -111,13 +115,15 @@ def claims_size(claims: Mapping[str, Any]) -> int:
 
 
 def check_claims(claims: Mapping[str, Any]) -> None:
-    """Raise ValueError when claims use a reserved name or exceed 1000 bytes of JSON."""
+    """Raise InvalidClaims when claims use a reserved name or exceed 1000 bytes of JSON."""
     reserved = reserved_claim_names(claims)
     if reserved:
-        raise ValueError(f"reserved claim names: {', '.join(reserved)}")
+        raise InvalidClaims(f"reserved claim names: {', '.join(reserved)}")
     size = claims_size(claims)
     if size > MAX_DEVELOPER_CLAIMS_BYTES:
-        raise ValueError(f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed")
+        raise InvalidClaims(
+            f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed"
+        )
 
 
 def developer_claims(

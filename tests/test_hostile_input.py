@@ -17,7 +17,7 @@ from every_credential import credentials, serve_bridge, signed_in
 from firebase_admin import auth
 
 from bridge.web.bodies import MAX_JSON_DEPTH
-from bridge.web.openapi import openapi_document
+from bridge.web.routes import openapi_document
 
 PROBLEM = "application/problem+json"
 

@@ -18,7 +18,7 @@ import pytest
 from every_credential import credentials, serve_bridge
 
 from bridge.infra.logs import JsonFormatter, TextFormatter
-from bridge.web.openapi import openapi_document
+from bridge.web.routes import openapi_document
 
 PIECE = 12
 

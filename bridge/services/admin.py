@@ -37,6 +37,10 @@ class Target:
     firebase: FirebaseUser | None
 
 
+class BadCursor(ValueError):
+    """A list cursor this API did not make."""
+
+
 class UserNotFound(Exception):
     """Neither store knows the user."""
 
@@ -110,7 +114,7 @@ def decode_cursor(cursor: str) -> str:
     try:
         return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("not a cursor from this API") from None
+        raise BadCursor("not a cursor from this API") from None
 
 
 Change = Callable[[Target], Awaitable[None]]

@@ -10,12 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
+from bridge.firebase.auth_admin import IdTokenRejected
 from bridge.partners.base import CredentialRejected, KeysUnavailable, PartnerToken, WrongCredentialKind
 from bridge.store.api_keys import KEY_PREFIX, SCOPES, ApiKey
 from bridge.store.users import UserRecord
 from bridge.web.bodies import bearer_token
-from bridge.web.failures import session_problem
+from bridge.web.failures import log_id_token_rejected
 from bridge.web.keys import API_KEYS, FIREBASE_AUTH, PARTNERS, SETTINGS, USERS
 from bridge.web.problems import Problem
 
@@ -104,12 +104,9 @@ async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], UserR
         claims = await (
             firebase.verify_id_token(token) if token else firebase.verify_session_cookie(cookie or "")
         )
-    except (IdTokenRejected, AuthUnavailable) as error:
-        problem = session_problem(error)
-        assert problem is not None
-        if problem.status == 401:
-            raise _unauthorized("The ID token or session cookie is not valid.") from None
-        raise problem from None
+    except IdTokenRejected as error:  # (Firebase being unavailable is answered by the middleware)
+        log_id_token_rejected(error)
+        raise _unauthorized("The ID token or session cookie is not valid.") from None
     user = await request.app[USERS].find_by_uid(claims["uid"])
     if user is None or user.disabled or _revoked(claims, user):
         log.info(

@@ -16,7 +16,6 @@ platform sends them (`fields = { username = "email" }`), and token partners also
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -29,10 +28,12 @@ from bridge.partners.base import Credential, Presented
 from bridge.partners.config import ConfigError, JwtRules, RouteConfig
 from bridge.services.logins import LoginResult
 from bridge.store.users import public_user
+from bridge.web import schemas
+from bridge.web.answers import json_answer
 from bridge.web.bodies import bearer_token, read_body
+from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
 from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, credential_of, log_in, login_answer
-from bridge.web.openapi import DOCUMENT_CACHE
 from bridge.web.redirect_login import (
     allowed_targets,
     complete_redirect_login,
@@ -42,39 +43,70 @@ from bridge.web.redirect_login import (
 )
 from bridge.web.redirect_target import redirect_allowed
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Contracts whose answer carries a Firebase session (ID and refresh token).
 SESSION_CONTRACTS = frozenset({"flutterflow", "strapi"})
+CONTRACT_ANSWERS: dict[str, type[BaseModel]] = {
+    "bridge": schemas.LoginAnswer,
+    "flutterflow": schemas.FlutterFlowAnswer,
+    "strapi": schemas.StrapiAnswer,
+}
 # A JSON-safe integer: partner ids within it are answered as numbers.
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def add_partner_routes(app: web.Application) -> None:
-    """One route per partner that declares one. Raises ConfigError for a contract this bridge
-    cannot serve (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
-    settings = app[SETTINGS]
-    app[DOCUMENT_CACHE] = {}  # the API document lists these routes (bridge.web.openapi)
+def partner_routes(app: web.Application) -> list[Route]:
+    """One route per partner that declares one, in its contract. Raises ConfigError for a path
+    bridge uses (call after bridge's own routes are added) or a contract this bridge cannot serve
+    (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
     taken = {resource.canonical for resource in app.router.resources()}
+    table = RouteTable("partner routes")
     for partner in app[PARTNERS].values():
         route = partner.config.route
         if route is None:
             continue
-        if route.path in taken:
-            raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
-        if route.contract in SESSION_CONTRACTS and not settings.firebase_web_api_key:
-            raise ConfigError(
-                f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
-                "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
-            )
+        _check_servable(partner, route, taken, app[SETTINGS].firebase_web_api_key)
         if route.contract == "redirect":
-            # No HEAD: a link prefetcher must not spend a single-use token.
-            app.router.add_get(route.path, _redirect_handler(partner), allow_head=False)
+            _declare_redirect(table, partner, route)
         else:
-            app.router.add_post(route.path, _login_handler(partner, route))
+            _declare_login(table, partner, route)
+    return list(table)
 
 
-def partner_route_paths(app: web.Application) -> dict[str, Partner]:
-    return {p.config.route.path: p for p in app[PARTNERS].values() if p.config.route is not None}
+def _check_servable(partner: Partner, route: RouteConfig, taken: set[str], web_api_key: str | None) -> None:
+    if route.path in taken:
+        raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
+    if route.contract in SESSION_CONTRACTS and not web_api_key:
+        raise ConfigError(
+            f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
+            "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
+        )
+
+
+def _declare_redirect(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
+    token_param = getattr(partner.config, "token_param", "token")
+    table.add(
+        "GET",
+        route.path,
+        _redirect_handler(partner),
+        summary=f"Partner {partner.id}: browser redirect login (token in `{token_param}`)",
+        responses={302: REDIRECT, 401: "text/html"},
+        # No HEAD: a link prefetcher must not spend a single-use token.
+        allow_head=False,
+    )
+
+
+def _declare_login(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
+    model = _body_model(partner, route)
+    table.add(
+        "POST",
+        route.path,
+        _login_handler(partner, route, model),
+        summary=f"Partner {partner.id}: log in, answered in the {route.contract} contract",
+        body=model,
+        responses={200: CONTRACT_ANSWERS[route.contract]},
+        errors=(400, 401, 403, 413, 422, 429, 502, 503, 504),
+        description="Token partners may send `Authorization: Bearer <token>` with an empty body.",
+    )
 
 
 # --- login contracts -----------------------------------------------------------------------------
@@ -111,15 +143,7 @@ def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) ->
     return credential_of(partner, presented)
 
 
-def body_model_for(partner: Partner) -> type[BaseModel]:
-    """The request body of the partner's own (login) route, for the API document."""
-    assert partner.config.route is not None
-    return _body_model(partner, partner.config.route)
-
-
-def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
-    model = _body_model(partner, route)
-
+def _login_handler(partner: Partner, route: RouteConfig, model: type[BaseModel]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         # Token partners take `Authorization: Bearer` with an empty body.
         body = (await read_body(request, model)).model_dump() if request.body_exists else {}
@@ -130,7 +154,7 @@ def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
             "flutterflow": flutterflow_answer,
             "strapi": strapi_answer,
         }.get(route.contract, lambda _partner, result: login_answer(result))(partner, result)
-        return web.json_response(answer, headers={"Cache-Control": "no-store"})
+        return json_answer(answer)
 
     handler.__name__ = f"partner_route_{partner.id}"
     return handler
@@ -151,7 +175,7 @@ def _mapped_claims(partner: Partner, result: LoginResult, taken: set[str]) -> di
     return {name: claims[name] for name in partner.config.claims if name in claims and name not in taken}
 
 
-def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
+def flutterflow_answer(partner: Partner, result: LoginResult) -> schemas.FlutterFlowAnswer:
     assert result.session is not None
     user: dict[str, Any] = {
         "id": partner_user_id(partner, result),
@@ -159,17 +183,19 @@ def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
         "email": result.user.email,
     }
     user.update(_mapped_claims(partner, result, set(user)))
-    return {
-        "user": user,
-        "token_type": "Bearer",
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-        "jwt_token": result.custom_token,
-        "refresh_token": result.session.refresh_token,
-        "token": result.custom_token,
-    }
+    return schemas.FlutterFlowAnswer.model_validate(
+        {
+            "user": user,
+            "token_type": "Bearer",
+            "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
+            "jwt_token": result.custom_token,
+            "refresh_token": result.session.refresh_token,
+            "token": result.custom_token,
+        }
+    )
 
 
-def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
+def strapi_answer(partner: Partner, result: LoginResult) -> schemas.StrapiAnswer:
     assert result.session is not None
     record, public = result.user, public_user(result.user)
     user: dict[str, Any] = {
@@ -182,13 +208,15 @@ def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
         "updatedAt": public["updated_at"],
     }
     user.update(_mapped_claims(partner, result, set(user)))
-    return {
-        "jwt": result.session.id_token,
-        "user": user,
-        "custom_token": result.custom_token,
-        "refresh_token": result.session.refresh_token,
-        "expires_in": result.session.expires_in,
-    }
+    return schemas.StrapiAnswer.model_validate(
+        {
+            "jwt": result.session.id_token,
+            "user": user,
+            "custom_token": result.custom_token,
+            "refresh_token": result.session.refresh_token,
+            "expires_in": result.session.expires_in,
+        }
+    )
 
 
 # --- redirect contract (DeveloperHub style) --------------------------------------------------------
@@ -206,9 +234,11 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
     return rules.error_redirect_url
 
 
-async def _redirect_failure(partner: Partner, rules: JwtRules, token: str, message: str) -> web.Response:
+async def _redirect_failure(
+    request: web.Request, partner: Partner, rules: JwtRules, token: str, message: str
+) -> web.Response:
     url = await _error_url(partner, rules, token)
-    return error_redirect(url, rules.error_param, message) if url else failure_page(message)
+    return error_redirect(url, rules.error_param, message) if url else failure_page(request, message)
 
 
 def _redirect_handler(partner: Partner) -> Handler:
@@ -220,13 +250,13 @@ def _redirect_handler(partner: Partner) -> Handler:
         target = request.query.get("redirect") or rules.default_redirect_url
         if not target or not redirect_allowed(target, allowed_targets(rules)):
             log_refusal(partner.id, "redirect address not allowed")
-            return await _redirect_failure(partner, rules, token, "Redirect address not allowed")
+            return await _redirect_failure(request, partner, rules, token, "Redirect address not allowed")
         if not token:
             log_refusal(partner.id, f"no `{rules.token_param}`")
-            return await _redirect_failure(partner, rules, token, "Invalid token")
+            return await _redirect_failure(request, partner, rules, token, "Invalid token")
 
         async def fail(message: str) -> web.Response:
-            return await _redirect_failure(partner, rules, token, message)
+            return await _redirect_failure(request, partner, rules, token, message)
 
         return await complete_redirect_login(request, partner, token, target, fail)
 
