@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import firebase_admin
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from pymongo import AsyncMongoClient
+from contract import ContractClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bridge.app import create_app
@@ -42,14 +44,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("mongodb_topology", ["standalone", "replica-set"], indirect=True)
 
 
+# Databases MongoDB keeps for itself; every other one on a server the suite started is a test's.
+SERVER_DATABASES = frozenset({"admin", "config", "local"})
+
+
+def database_names(uri: str) -> set[str]:
+    with MongoClient(uri, serverSelectionTimeoutMS=10_000) as mongo:
+        return set(mongo.list_database_names())
+
+
+def drop_database(uri: str, name: str) -> None:
+    with MongoClient(uri, serverSelectionTimeoutMS=10_000) as mongo:
+        mongo.drop_database(name)
+
+
+@contextmanager
+def no_database_left_behind(uri: str) -> Iterator[None]:
+    """Fails the session if a database appeared on this server during it and is still there."""
+    before = database_names(uri) | SERVER_DATABASES
+    yield
+    left = sorted(database_names(uri) - before)
+    assert not left, f"tests left these databases on {uri.split('@')[-1]}: {left}"
+
+
 @pytest.fixture(scope="session")
 def standalone_uri() -> Iterator[str]:
     if uri := os.environ.get("MONGODB_URI"):
-        yield uri
+        with no_database_left_behind(uri):
+            yield uri
         return
     server = MongoServer().start()
     try:
-        yield server.uri
+        with no_database_left_behind(server.uri):
+            yield server.uri
     finally:
         server.close()
 
@@ -57,14 +84,16 @@ def standalone_uri() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def replica_set() -> Iterator[ReplicaSet | None]:
     """The shared 3-member replica set (None when MONGODB_REPLICA_SET_URI names your own)."""
-    if os.environ.get("MONGODB_REPLICA_SET_URI"):
-        yield None
+    if uri := os.environ.get("MONGODB_REPLICA_SET_URI"):
+        with no_database_left_behind(uri):
+            yield None
         return
     if os.environ.get("MONGODB_URI"):
         pytest.skip("MONGODB_URI is set without MONGODB_REPLICA_SET_URI")
     replica_set = ReplicaSet(3).start()
     try:
-        yield replica_set
+        with no_database_left_behind(replica_set.uri):
+            yield replica_set
     finally:
         replica_set.close()
 
@@ -123,9 +152,23 @@ def keys(partner_keys: tuple[PartnerKeys, Path]) -> PartnerKeys:
     return partner_keys[0]
 
 
+@pytest.fixture(autouse=True)
+def databases_to_drop() -> Iterator[list[tuple[str, str]]]:
+    """(uri, name) of the databases this test named. Autouse, so set up before every other fixture of
+    the test and torn down after them all: the drop comes once the apps, CLIs and bridge processes
+    that wrote to the database have stopped, so nothing writes it again."""
+    named: list[tuple[str, str]] = []
+    yield named
+    for uri, name in named:
+        drop_database(uri, name)
+
+
 @pytest.fixture
-def database_name() -> str:
-    return f"bridge_test_{uuid.uuid4().hex[:12]}"
+def database_name(mongodb_uri: str, databases_to_drop: list[tuple[str, str]]) -> str:
+    """The test's own database on `mongodb_uri`, dropped after the test."""
+    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
+    databases_to_drop.append((mongodb_uri, name))
+    return name
 
 
 @pytest.fixture
@@ -164,6 +207,12 @@ def settings(make_settings: Any) -> Settings:
 @pytest.fixture
 def app(settings: Settings) -> web.Application:
     return create_app(settings)
+
+
+@pytest.fixture
+def aiohttp_client_cls() -> type[ContractClient]:
+    """Every `aiohttp_client(app)` checks each answer against the app's /openapi.json."""
+    return ContractClient
 
 
 @pytest.fixture
@@ -217,10 +266,9 @@ async def partner_server(aiohttp_server: Any) -> PartnerServer:
 
 @pytest.fixture
 async def db(mongodb_uri: str, database_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    """The test's own database, for assertions; dropped afterwards."""
+    """The test's own database, for assertions (`database_name` drops it)."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
         yield mongo[database_name]
     finally:
-        await mongo.drop_database(database_name)
         await mongo.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from scrape import Scrape
 
 from stack import free_port
 
@@ -122,12 +123,9 @@ async def test_workers_share_one_port_and_stop_together(start_bridge):
         await asyncio.sleep(0.2)
         async with http.get(f"{base}/metrics") as response:
             text = await response.text()
-    counts = [
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("bridge_http_request_duration_seconds_count") and 'route="/healthz"' in line
-    ]
-    assert sum(counts) >= 30  # aggregated over both workers
+    # fresh processes, and nothing else asks for /healthz: exactly these 30, summed over both workers
+    healthz = Scrape.parse(text).value("bridge_http_request_duration_seconds_count", route="/healthz")
+    assert healthz == 30
 
     parent.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(parent.wait, 30) == 0
