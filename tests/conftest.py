@@ -14,12 +14,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import firebase_admin
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from bridge_processes import BridgeProcesses
 from contract import ContractClient
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -115,6 +116,38 @@ def mongodb_uri(mongodb_topology: str, request: pytest.FixtureRequest) -> str:
         "replica_set_uri" if mongodb_topology == "replica-set" else "standalone_uri"
     )
     return uri
+
+
+@pytest.fixture
+def bridge_processes(
+    tmp_path: Path, mongodb_uri: str, database_name: str, service_account_file: Path, auth_emulator_host: str
+) -> Iterator[BridgeProcesses]:
+    """Real `bridge serve` processes on the test's database (killed after the test)."""
+    processes = BridgeProcesses(
+        tmp_path,
+        {
+            "BRIDGE_SERVICE_ACCOUNT_FILE": str(service_account_file),
+            "BRIDGE_MONGODB_URI": mongodb_uri,
+            "BRIDGE_MONGODB_DATABASE": database_name,
+        },
+    )
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+def own_mongod() -> Iterator[MongoServer]:
+    """A mongod of this test's own, to stop, kill or restart (skipped when MONGODB_URI names your own
+    servers: the test cannot stop those)."""
+    if os.environ.get("MONGODB_URI"):
+        pytest.skip("stops, kills or restarts a mongod of its own")
+    server = MongoServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")
@@ -221,10 +254,14 @@ async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, A
     return test_client
 
 
-async def serve_standin(aiohttp_server: Any, app: web.Application) -> str:
-    """Serve a stand-in of a remote service on loopback; its base URL."""
-    running = await aiohttp_server(app)
-    return str(running.make_url("")).rstrip("/")
+StandIn = TypeVar("StandIn", FcmStandIn, PartnerServer)
+
+
+async def serve_standin(aiohttp_server: Any, standin: StandIn) -> StandIn:
+    """Serve a stand-in of a remote service on loopback (its `base_url` set to where)."""
+    running = await aiohttp_server(standin.app())
+    standin.base_url = str(running.make_url("")).rstrip("/")
+    return standin
 
 
 @pytest.fixture
@@ -243,9 +280,7 @@ def start_with_partners(aiohttp_client: Any, make_settings: Any) -> Any:
 @pytest.fixture
 async def fcm(aiohttp_server: Any) -> FcmStandIn:
     """The FCM v1 stand-in (and OAuth token endpoint) on loopback."""
-    standin = FcmStandIn()
-    standin.base_url = await serve_standin(aiohttp_server, standin.app())
-    return standin
+    return await serve_standin(aiohttp_server, FcmStandIn())
 
 
 @pytest.fixture
@@ -259,9 +294,7 @@ def firebase_admin_app(auth_emulator_host: str) -> Iterator[Any]:
 @pytest.fixture
 async def partner_server(aiohttp_server: Any) -> PartnerServer:
     """The partner's remote services (JWKS, OIDC discovery, login API) on loopback."""
-    server = PartnerServer()
-    server.base_url = await serve_standin(aiohttp_server, server.app())
-    return server
+    return await serve_standin(aiohttp_server, PartnerServer())
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from every_credential import ADMIN_PARTNER
 from firebase_admin import auth
 
 from bridge.app import create_app
@@ -22,14 +23,7 @@ from conftest import PROJECT_ID
 from fault_proxy import FaultProxy
 from partner_tokens import ISSUER
 
-STAFF = {
-    "kind": "jwt",
-    "issuer": "https://staff-sso.test",
-    "audience": "bridge",
-    "algorithms": ["HS256"],
-    "secret_file": "acme.secret",
-    "admin_claims": {"role": "admin"},
-}
+STAFF = ADMIN_PARTNER
 
 
 @pytest.fixture

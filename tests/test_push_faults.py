@@ -5,10 +5,8 @@ processes stopped cleanly (SIGTERM), killed (SIGKILL) or stalled (SIGSTOP) mid-s
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -177,51 +175,22 @@ async def test_the_supervisor_restarts_a_delivery_loop_that_exits(
 
 
 @pytest.fixture
-def start_bridge(tmp_path, mongodb_uri, database_name, service_account_file, auth_emulator_host):
+def start_bridge(tmp_path, bridge_processes):
     (tmp_path / "partners.toml").write_text(
         '[partners.shop]\nkind = "password"\nlogin_url = "http://127.0.0.1:9/login"\ntimeout_seconds = 5\n'
     )
-    processes: list[subprocess.Popen[bytes]] = []
 
     async def start(fcm: FcmStandIn, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = free_port()
-        environment = {
-            **os.environ,
-            "BRIDGE_PARTNERS_FILE": str(tmp_path / "partners.toml"),
-            "BRIDGE_SERVICE_ACCOUNT_FILE": str(service_account_file),
-            "BRIDGE_MONGODB_URI": mongodb_uri,
-            "BRIDGE_MONGODB_DATABASE": database_name,
-            "BRIDGE_PORT": str(port),
-            "BRIDGE_FCM_URL": fcm.base_url,
-            "BRIDGE_FCM_TOKEN_URL": f"{fcm.base_url}/token",
-            "BRIDGE_PUSH_POLL_SECONDS": "0.1",
-            "BRIDGE_LOG_LEVEL": "INFO",
+        return await bridge_processes.start(
+            BRIDGE_PARTNERS_FILE=str(tmp_path / "partners.toml"),
+            BRIDGE_FCM_URL=fcm.base_url,
+            BRIDGE_FCM_TOKEN_URL=f"{fcm.base_url}/token",
+            BRIDGE_PUSH_POLL_SECONDS="0.1",
+            BRIDGE_LOG_LEVEL="INFO",
             **env,
-        }
-        log = open(tmp_path / f"bridge-{port}.log", "wb")  # noqa: SIM115 - read when a test fails
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve"], env=environment, stdout=log, stderr=subprocess.STDOUT
         )
-        log.close()
-        processes.append(process)
-        base = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{base}/readyz") as response:
-                        if response.status == 200:
-                            return process, base
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("bridge did not become ready")
 
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGCONT)
-            process.kill()
-            process.wait()
+    return start
 
 
 async def seed_devices(db: Any, count: int, prefix: str) -> tuple[str, list[str]]:
