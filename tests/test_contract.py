@@ -52,6 +52,7 @@ def violations(method: str, path: str, status: int, media_type: str, body: bytes
 def test_a_conforming_answer_passes():
     assert violations("GET", "/things/a1", 200, "application/json", b'{"id": "a1", "size": 3}') == []
     assert violations("HEAD", "/things/a1", 200, "application/json", b"") == []
+    assert violations("HEAD", "/things/a1", 405, "application/problem+json", b"") == []  # GET-only route
     assert violations("POST", "/things/new", 303, "text/plain", b"303: See Other") == []
 
 

@@ -272,8 +272,13 @@ CATALOG: dict[tuple[str, str], Operation] = {
         "Admin page: one user",
         "admin page",
         auth="admin",
-        responses={200: "text/html", 401: "text/html", 403: "text/html", 404: PAGE_OR_PROBLEM},
-        errors=(503,),
+        responses={
+            200: "text/html",
+            401: "text/html",
+            403: "text/html",
+            404: PAGE_OR_PROBLEM,
+            503: PAGE_OR_PROBLEM,
+        },
         description="404 is the page for a user neither store knows, or problem+json for a path "
         "that names no user at all.",
     ),
@@ -287,8 +292,8 @@ CATALOG: dict[tuple[str, str], Operation] = {
             403: "text/html",
             404: PAGE_OR_PROBLEM,
             502: "text/html",
+            503: PAGE_OR_PROBLEM,
         },
-        errors=(503,),
     ),
 }
 
