@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from contract import contract_of
 from every_credential import credentials, serve_bridge, signed_in
 from firebase_admin import auth
 from raw_http import raw_request
@@ -101,7 +102,9 @@ async def test_every_json_route_refuses_every_hostile_body_with_a_4xx_and_writes
     # Both credentials at once: key routes read X-Api-Key first, user routes the bearer ID token.
     headers = {"X-Api-Key": creds.api_key, "Authorization": f"Bearer {creds.id_token}"}
     before = await collection_counts(db)
-    answers = []
+    async with session.get(f"{base}/openapi.json") as served:
+        contract = contract_of(await served.text())
+    answers, off_contract = [], []
     for method, path in operations:
         for name, body, content_type, expected in HOSTILE_BODIES:
             sent = {**headers, "Content-Type": content_type} if content_type else headers
@@ -113,8 +116,10 @@ async def test_every_json_route_refuses_every_hostile_body_with_a_4xx_and_writes
                 skip_auto_headers=["Content-Type"],
             ) as response:
                 answers.append((method, path, name, response.status, response.content_type, expected))
+                off_contract += await contract.violations_of(response)
     wrong = [a for a in answers if (a[3], a[4]) != (a[5], PROBLEM)]
     assert wrong == []
+    assert off_contract == []
     assert len(answers) == len(operations) * len(HOSTILE_BODIES)
     assert await collection_counts(db) == before
 
