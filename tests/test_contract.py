@@ -111,3 +111,15 @@ async def test_the_client_fails_a_test_on_a_mismatch_unless_the_call_opts_out(ai
         await client.get("/things/a1")
     response = await client.get("/things/a1", undocumented=True)
     assert response.status == 200 and (await response.json())["size"] == "large"
+
+
+async def test_an_app_without_a_document_is_not_bridge_and_goes_unchecked(aiohttp_client):
+    async def anything(request: web.Request) -> web.Response:
+        return web.json_response({"size": "large"}, status=418)
+
+    app = web.Application()
+    app.router.add_get("/things/{id}", anything)
+    client = await aiohttp_client(app)
+
+    assert client.contract is None
+    assert (await client.get("/things/a1")).status == 418
