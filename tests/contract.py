@@ -56,7 +56,7 @@ def _operations(document: dict[str, Any]) -> list[Operation]:
         for template, methods in document["paths"].items()
         for method, entry in methods.items()
     ]
-    # A literal path wins over a template that also matches it (aiohttp resolves them the same way).
+    # A literal path is tried before a template that also matches it.
     return sorted(operations, key=lambda o: o.template.count("{"))
 
 
