@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import firebase_admin
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from pymongo import AsyncMongoClient
+from bridge_processes import BridgeProcesses
+from contract import ContractClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from bridge.app import create_app
@@ -42,14 +45,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("mongodb_topology", ["standalone", "replica-set"], indirect=True)
 
 
+# Databases MongoDB keeps for itself; every other one on a server the suite started is a test's.
+SERVER_DATABASES = frozenset({"admin", "config", "local"})
+
+
+def database_names(uri: str) -> set[str]:
+    with MongoClient(uri, serverSelectionTimeoutMS=10_000) as mongo:
+        return set(mongo.list_database_names())
+
+
+def drop_database(uri: str, name: str) -> None:
+    with MongoClient(uri, serverSelectionTimeoutMS=10_000) as mongo:
+        mongo.drop_database(name)
+
+
+@contextmanager
+def no_database_left_behind(uri: str) -> Iterator[None]:
+    """Fails the session if a database appeared on this server during it and is still there."""
+    before = database_names(uri) | SERVER_DATABASES
+    yield
+    left = sorted(database_names(uri) - before)
+    assert not left, f"tests left these databases on {uri.split('@')[-1]}: {left}"
+
+
 @pytest.fixture(scope="session")
 def standalone_uri() -> Iterator[str]:
     if uri := os.environ.get("MONGODB_URI"):
-        yield uri
+        with no_database_left_behind(uri):
+            yield uri
         return
     server = MongoServer().start()
     try:
-        yield server.uri
+        with no_database_left_behind(server.uri):
+            yield server.uri
     finally:
         server.close()
 
@@ -57,14 +85,16 @@ def standalone_uri() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def replica_set() -> Iterator[ReplicaSet | None]:
     """The shared 3-member replica set (None when MONGODB_REPLICA_SET_URI names your own)."""
-    if os.environ.get("MONGODB_REPLICA_SET_URI"):
-        yield None
+    if uri := os.environ.get("MONGODB_REPLICA_SET_URI"):
+        with no_database_left_behind(uri):
+            yield None
         return
     if os.environ.get("MONGODB_URI"):
         pytest.skip("MONGODB_URI is set without MONGODB_REPLICA_SET_URI")
     replica_set = ReplicaSet(3).start()
     try:
-        yield replica_set
+        with no_database_left_behind(replica_set.uri):
+            yield replica_set
     finally:
         replica_set.close()
 
@@ -86,6 +116,38 @@ def mongodb_uri(mongodb_topology: str, request: pytest.FixtureRequest) -> str:
         "replica_set_uri" if mongodb_topology == "replica-set" else "standalone_uri"
     )
     return uri
+
+
+@pytest.fixture
+def bridge_processes(
+    tmp_path: Path, mongodb_uri: str, database_name: str, service_account_file: Path, auth_emulator_host: str
+) -> Iterator[BridgeProcesses]:
+    """Real `bridge serve` processes on the test's database (killed after the test)."""
+    processes = BridgeProcesses(
+        tmp_path,
+        {
+            "BRIDGE_SERVICE_ACCOUNT_FILE": str(service_account_file),
+            "BRIDGE_MONGODB_URI": mongodb_uri,
+            "BRIDGE_MONGODB_DATABASE": database_name,
+        },
+    )
+    try:
+        yield processes
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture
+def own_mongod() -> Iterator[MongoServer]:
+    """A mongod of this test's own, to stop, kill or restart (skipped when MONGODB_URI names your own
+    servers: the test cannot stop those)."""
+    if os.environ.get("MONGODB_URI"):
+        pytest.skip("stops, kills or restarts a mongod of its own")
+    server = MongoServer().start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")
@@ -123,9 +185,23 @@ def keys(partner_keys: tuple[PartnerKeys, Path]) -> PartnerKeys:
     return partner_keys[0]
 
 
+@pytest.fixture(autouse=True)
+def databases_to_drop() -> Iterator[list[tuple[str, str]]]:
+    """(uri, name) of the databases this test named. Autouse, so set up before every other fixture of
+    the test and torn down after them all: the drop comes once the apps, CLIs and bridge processes
+    that wrote to the database have stopped, so nothing writes it again."""
+    named: list[tuple[str, str]] = []
+    yield named
+    for uri, name in named:
+        drop_database(uri, name)
+
+
 @pytest.fixture
-def database_name() -> str:
-    return f"bridge_test_{uuid.uuid4().hex[:12]}"
+def database_name(mongodb_uri: str, databases_to_drop: list[tuple[str, str]]) -> str:
+    """The test's own database on `mongodb_uri`, dropped after the test."""
+    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
+    databases_to_drop.append((mongodb_uri, name))
+    return name
 
 
 @pytest.fixture
@@ -167,15 +243,25 @@ def app(settings: Settings) -> web.Application:
 
 
 @pytest.fixture
+def aiohttp_client_cls() -> type[ContractClient]:
+    """Every `aiohttp_client(app)` checks each answer against the app's /openapi.json."""
+    return ContractClient
+
+
+@pytest.fixture
 async def client(aiohttp_client: Any, app: web.Application) -> TestClient[Any, Any]:
     test_client: TestClient[Any, Any] = await aiohttp_client(app)
     return test_client
 
 
-async def serve_standin(aiohttp_server: Any, app: web.Application) -> str:
-    """Serve a stand-in of a remote service on loopback; its base URL."""
-    running = await aiohttp_server(app)
-    return str(running.make_url("")).rstrip("/")
+StandIn = TypeVar("StandIn", FcmStandIn, PartnerServer)
+
+
+async def serve_standin(aiohttp_server: Any, standin: StandIn) -> StandIn:
+    """Serve a stand-in of a remote service on loopback (its `base_url` set to where)."""
+    running = await aiohttp_server(standin.app())
+    standin.base_url = str(running.make_url("")).rstrip("/")
+    return standin
 
 
 @pytest.fixture
@@ -194,9 +280,7 @@ def start_with_partners(aiohttp_client: Any, make_settings: Any) -> Any:
 @pytest.fixture
 async def fcm(aiohttp_server: Any) -> FcmStandIn:
     """The FCM v1 stand-in (and OAuth token endpoint) on loopback."""
-    standin = FcmStandIn()
-    standin.base_url = await serve_standin(aiohttp_server, standin.app())
-    return standin
+    return await serve_standin(aiohttp_server, FcmStandIn())
 
 
 @pytest.fixture
@@ -210,17 +294,14 @@ def firebase_admin_app(auth_emulator_host: str) -> Iterator[Any]:
 @pytest.fixture
 async def partner_server(aiohttp_server: Any) -> PartnerServer:
     """The partner's remote services (JWKS, OIDC discovery, login API) on loopback."""
-    server = PartnerServer()
-    server.base_url = await serve_standin(aiohttp_server, server.app())
-    return server
+    return await serve_standin(aiohttp_server, PartnerServer())
 
 
 @pytest.fixture
 async def db(mongodb_uri: str, database_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    """The test's own database, for assertions; dropped afterwards."""
+    """The test's own database, for assertions (`database_name` drops it)."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
         yield mongo[database_name]
     finally:
-        await mongo.drop_database(database_name)
         await mongo.close()

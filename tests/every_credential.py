@@ -14,25 +14,11 @@ from bridge.app import create_app
 from bridge.store.api_keys import ApiKeys
 
 from partner_server import PartnerServer
-from partner_tokens import PartnerKeys
+from partner_tokens import PartnerKeys, acme_like
 
 PASSWORD = "correct horse battery staple 7f3a9c"
-ADMIN_PARTNER = {
-    "kind": "jwt",
-    "issuer": "https://staff-sso.test",
-    "audience": "bridge",
-    "algorithms": ["HS256"],
-    "secret_file": "acme.secret",
-    "admin_claims": {"role": "admin"},
-}
-SINGLE_USE_PARTNER = {
-    "kind": "jwt",
-    "issuer": "https://once.test",
-    "audience": "bridge",
-    "algorithms": ["HS256"],
-    "secret_file": "acme.secret",
-    "single_use": True,
-}
+ADMIN_PARTNER = acme_like(issuer="https://staff-sso.test", admin_claims={"role": "admin"})
+SINGLE_USE_PARTNER = acme_like(issuer="https://once.test", single_use=True)
 
 
 def extra_partners(partner_server: PartnerServer) -> dict[str, Any]:
@@ -40,15 +26,10 @@ def extra_partners(partner_server: PartnerServer) -> dict[str, Any]:
     return {
         "staffsso": ADMIN_PARTNER,
         "once": SINGLE_USE_PARTNER,
-        "sso": {
-            "kind": "jwt",
-            "issuer": partner_server.base_url,
-            "audience": "bridge",
-            "algorithms": ["RS256"],
-            "jwks_url": f"{partner_server.base_url}/jwks.json",
-            "redirect_urls": ["https://app.example.com/auth/"],
-            "default_redirect_url": "https://app.example.com/auth/done",
-        },
+        "sso": partner_server.jwks_partner(
+            redirect_urls=["https://app.example.com/auth/"],
+            default_redirect_url="https://app.example.com/auth/done",
+        ),
         "shop": {
             "kind": "password",
             "login_url": f"{partner_server.base_url}/api/auth/local",

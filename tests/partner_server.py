@@ -40,6 +40,17 @@ class PartnerServer:
         self.keys[kid] = key
         return key
 
+    def jwks_partner(self, **options: Any) -> dict[str, Any]:
+        """A partners-file entry verifying this server's RS256 tokens against its JWKS."""
+        return {
+            "kind": "jwt",
+            "issuer": self.base_url,
+            "audience": "bridge",
+            "algorithms": ["RS256"],
+            "jwks_url": f"{self.base_url}/jwks.json",
+            **options,
+        }
+
     def jwks(self) -> dict[str, Any]:
         entries = []
         for kid, key in self.keys.items():

@@ -21,7 +21,7 @@ def acme_like(**options: Any) -> dict[str, Any]:
     return {
         "kind": "jwt",
         "issuer": ISSUER,
-        "audience": "bridge",
+        "audience": AUDIENCE,
         "algorithms": ["HS256"],
         "secret_file": "acme.secret",
         **options,
@@ -54,15 +54,9 @@ class PartnerKeys:
         """The parsed form of a partners TOML file (paths relative to its directory)."""
         return {
             "partners": {
-                "acme": {
-                    "kind": "jwt",
-                    "issuer": ISSUER,
-                    "audience": AUDIENCE,
-                    "algorithms": ["HS256"],
-                    "secret_file": "acme.secret",
-                    "claims": {"role": "role", "tier": "plan.tier"},
-                    "static_claims": {"via": "acme"},
-                },
+                "acme": acme_like(
+                    claims={"role": "role", "tier": "plan.tier"}, static_claims={"via": "acme"}
+                ),
                 "rsa-co": {
                     "kind": "jwt",
                     "issuer": "https://rsa.test",

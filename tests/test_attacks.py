@@ -10,7 +10,6 @@ import json
 import time
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import RSAAlgorithm
@@ -39,8 +38,7 @@ def claims(issuer: str, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def attacker(aiohttp_server) -> PartnerServer:
-    server = PartnerServer()
-    server.base_url = await serve_standin(aiohttp_server, server.app())
+    server = await serve_standin(aiohttp_server, PartnerServer())
     server.add_rsa_key("attacker-key")
     return server
 
@@ -48,15 +46,7 @@ async def attacker(aiohttp_server) -> PartnerServer:
 @pytest.fixture
 async def client(aiohttp_client, make_settings, partner_server):
     partner_server.add_rsa_key("good")
-    partners = {
-        "sso": {
-            "kind": "jwt",
-            "issuer": partner_server.base_url,
-            "audience": "bridge",
-            "algorithms": ["RS256"],
-            "jwks_url": f"{partner_server.base_url}/jwks.json",
-        }
-    }
+    partners = {"sso": partner_server.jwks_partner()}
     return await aiohttp_client(create_app(make_settings(extra_partners=partners)))
 
 
@@ -105,29 +95,21 @@ def forged(name: str, keys, server: PartnerServer, attacker: PartnerServer) -> t
         ),
         "attacker key reusing the real kid": lambda: (
             "sso",
-            jwt.encode(
-                claims(server.base_url),
-                attacker.keys["attacker-key"],
-                algorithm="RS256",
-                headers={"kid": "good"},
-            ),
+            attacker.token("attacker-key", server.base_url, sub="victim", headers={"kid": "good"}),
         ),
         "unknown kid": lambda: ("sso", attacker.token("attacker-key", server.base_url)),
         "kid that is a path": lambda: (
             "sso",
-            jwt.encode(
-                claims(server.base_url),
-                attacker.keys["attacker-key"],
-                algorithm="RS256",
-                headers={"kid": "../../../../dev/null"},
+            attacker.token(
+                "attacker-key", server.base_url, sub="victim", headers={"kid": "../../../../dev/null"}
             ),
         ),
         "kid with an injection string": lambda: (
             "sso",
-            jwt.encode(
-                claims(server.base_url),
-                attacker.keys["attacker-key"],
-                algorithm="RS256",
+            attacker.token(
+                "attacker-key",
+                server.base_url,
+                sub="victim",
                 headers={"kid": "' OR '1'='1'; {\"$ne\": null}"},
             ),
         ),

@@ -51,6 +51,7 @@ def stack_env(
     (tmp_path / "demo.secret").write_text(os.urandom(32).hex())
     return {
         "BRIDGE_MONGODB_URI": mongodb_uri,
+        "BRIDGE_MONGODB_DATABASE": database_name,
         "BRIDGE_PARTNERS_FILE": str(partners),
         "BRIDGE_SERVICE_ACCOUNT_FILE": str(service_account_file),
         "FIREBASE_AUTH_EMULATOR_HOST": auth_emulator_host,

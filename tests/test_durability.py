@@ -4,29 +4,14 @@ on the same data, still has every write bridge acknowledged (single-use token id
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from typing import Any
 
-import pytest
 from pymongo import AsyncMongoClient
 from test_claim_rules import rules_partner
 
 from bridge.app import create_app
-
-from stack import MongoServer
-
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGODB_URI")), reason="kills and restarts its own mongod"
-)
-
-
-@pytest.fixture
-def own_mongod():
-    server = MongoServer().start()
-    yield server
-    server.close()
 
 
 async def answer(client: Any, body: dict[str, Any], seconds: float = 30) -> Any:

@@ -46,17 +46,21 @@ async def timed(call: Any) -> tuple[int, float, dict[str, str]]:
     return response.status, time.monotonic() - started, dict(response.headers)
 
 
+async def ops_key_and_session(
+    client: Any, keys: Any, db: Any, scope: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Before the stall: an admin key (with `scope` too) as headers, and acme:stall's login with a session."""
+    _, admin_key = await ApiKeys(db).create("ops", {"admin", scope})
+    login = {"partner": "acme", "token": keys.token(sub="stall"), "session": True}
+    signed_in: dict[str, Any] = await (await client.post("/v1/login", json=login)).json()
+    return {"Authorization": f"Bearer {admin_key}"}, signed_in
+
+
 async def test_stalled_auth_emulator_every_firebase_route_answers_in_time_and_logins_go_on(
     aiohttp_client, make_settings, keys, db, own_emulator
 ):
     client = await aiohttp_client(create_app(make_settings(firebase_timeout_seconds=TIMEOUT)))
-    _, admin_key = await ApiKeys(db).create("ops", {"admin", "accounts:write"})
-    bearer = {"Authorization": f"Bearer {admin_key}"}
-    signed_in = await (
-        await client.post(
-            "/v1/login", json={"partner": "acme", "token": keys.token(sub="stall"), "session": True}
-        )
-    ).json()
+    bearer, signed_in = await ops_key_and_session(client, keys, db, "accounts:write")
     assert own_emulator.process is not None
     own_emulator.process.send_signal(signal.SIGSTOP)
 
@@ -133,13 +137,7 @@ async def test_stalled_auth_emulator_every_other_firebase_route_and_admin_page_a
         firebase_timeout_seconds=TIMEOUT,
     )
     client = await aiohttp_client(create_app(settings))
-    _, admin_key = await ApiKeys(db).create("ops", {"admin", "tokens:mint"})
-    bearer = {"Authorization": f"Bearer {admin_key}"}
-    signed_in = await (
-        await client.post(
-            "/v1/login", json={"partner": "acme", "token": keys.token(sub="stall"), "session": True}
-        )
-    ).json()
+    bearer, signed_in = await ops_key_and_session(client, keys, db, "tokens:mint")
     minted = await (await client.post("/v1/custom-tokens", headers=bearer, json={"uid": "acme:stall"})).json()
     assert own_emulator.process is not None
     own_emulator.process.send_signal(signal.SIGSTOP)

@@ -16,18 +16,11 @@ from bridge.store.api_keys import ApiKeys
 from bridge.web.keys import FIREBASE_AUTH
 
 from fault_proxy import FaultProxy
-from partner_tokens import AUDIENCE, ISSUER
+from partner_tokens import acme_like
 
 
 def partner(firebase_user: str) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "algorithms": ["HS256"],
-        "secret_file": "acme.secret",
-        "firebase_user": firebase_user,
-    }
+    return acme_like(firebase_user=firebase_user)
 
 
 @pytest.fixture

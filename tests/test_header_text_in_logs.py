@@ -5,23 +5,10 @@ outside: a `crit` entry or a `kid` of any length was logged verbatim with every 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 
-from partner_server import PartnerServer
-
 MARKER = "attacker-text-7c1e9f3a0b2d"
-
-
-def jwks_partner(server: PartnerServer) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": server.base_url,
-        "audience": "bridge",
-        "algorithms": ["RS256"],
-        "jwks_url": f"{server.base_url}/jwks.json",
-    }
 
 
 CASES = [
@@ -39,7 +26,7 @@ async def test_refused_header_values_never_reach_the_log(
     start_with_partners, partner_server, keys, caplog, partner, header
 ):
     partner_server.add_rsa_key("k1")
-    client = await start_with_partners(sso=jwks_partner(partner_server))
+    client = await start_with_partners(sso=partner_server.jwks_partner())
     token = (
         keys.token("acme", headers=header)
         if partner == "acme"

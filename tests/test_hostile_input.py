@@ -13,8 +13,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from contract import contract_of
 from every_credential import credentials, serve_bridge, signed_in
 from firebase_admin import auth
+from raw_http import raw_request
 
 from bridge.web.bodies import MAX_JSON_DEPTH
 from bridge.web.routes import openapi_document
@@ -37,33 +39,36 @@ def concrete(path: str, uid: str) -> str:
 
 
 DEEP = "[" * 5000 + "]" * 5000
+# Bodies declared JSON that are not JSON bridge reads: 400.
+MALFORMED_JSON: dict[str, bytes] = {
+    "5,000 nested arrays": DEEP.encode(),
+    "5,000 nested objects": ('{"a":' * 5000 + "1" + "}" * 5000).encode(),
+    "one level past the limit": ('{"a":' * MAX_JSON_DEPTH + "[]" + "}" * MAX_JSON_DEPTH).encode(),
+    "a 5,000-digit integer": b'{"partner": ' + b"9" * 5000 + b"}",
+    "a 5,000-digit fraction": b'{"partner": 0.' + b"1" * 5000 + b"}",
+    "a number beyond a double": b'{"partner": 1e400}',
+    "NaN": b'{"partner": NaN}',
+    "-Infinity": b'{"partner": -Infinity}',
+    "a duplicate key": b'{"partner": "acme", "partner": "acme"}',
+    "a lone surrogate": b'{"partner": "\\ud800"}',
+    "a NUL in a key": b'{"a\\u0000b": 1}',
+    "UTF-16": '{"partner": "acme"}'.encode("utf-16"),
+    "invalid UTF-8": b'{"partner": "\xff\xfe"}',
+    "not JSON": b"{partner: acme",
+    "a JSON array": b"[]",
+}
+# Bodies in a media type other than JSON (UTF-8): 415.
+NOT_JSON_MEDIA: dict[str, tuple[bytes, str]] = {
+    "text/plain (a cross-site form post)": (b'{"partner": "acme"}', "text/plain"),
+    "a form": (b"partner=acme", "application/x-www-form-urlencoded"),
+    "multipart without a boundary": (b"--x\r\n", "multipart/form-data"),
+    "no content type": (b'{"partner": "acme"}', ""),
+    "JSON in Latin-1": (b'{"partner": "acme"}', "application/json; charset=latin-1"),
+}
 # (name, raw body, content type, expected status)
 HOSTILE_BODIES: list[tuple[str, bytes, str, int]] = [
-    ("5,000 nested arrays", DEEP.encode(), "application/json", 400),
-    ("5,000 nested objects", ('{"a":' * 5000 + "1" + "}" * 5000).encode(), "application/json", 400),
-    (
-        "one level past the limit",
-        ('{"a":' * MAX_JSON_DEPTH + "[]" + "}" * MAX_JSON_DEPTH).encode(),
-        "application/json",
-        400,
-    ),
-    ("a 5,000-digit integer", b'{"partner": ' + b"9" * 5000 + b"}", "application/json", 400),
-    ("a 5,000-digit fraction", b'{"partner": 0.' + b"1" * 5000 + b"}", "application/json", 400),
-    ("a number beyond a double", b'{"partner": 1e400}', "application/json", 400),
-    ("NaN", b'{"partner": NaN}', "application/json", 400),
-    ("-Infinity", b'{"partner": -Infinity}', "application/json", 400),
-    ("a duplicate key", b'{"partner": "acme", "partner": "acme"}', "application/json", 400),
-    ("a lone surrogate", b'{"partner": "\\ud800"}', "application/json", 400),
-    ("a NUL in a key", b'{"a\\u0000b": 1}', "application/json", 400),
-    ("UTF-16", '{"partner": "acme"}'.encode("utf-16"), "application/json", 400),
-    ("invalid UTF-8", b'{"partner": "\xff\xfe"}', "application/json", 400),
-    ("not JSON", b"{partner: acme", "application/json", 400),
-    ("a JSON array", b"[]", "application/json", 400),
-    ("text/plain (a cross-site form post)", b'{"partner": "acme"}', "text/plain", 415),
-    ("a form", b"partner=acme", "application/x-www-form-urlencoded", 415),
-    ("multipart without a boundary", b"--x\r\n", "multipart/form-data", 415),
-    ("no content type", b'{"partner": "acme"}', "", 415),
-    ("JSON in Latin-1", b'{"partner": "acme"}', "application/json; charset=latin-1", 415),
+    *((name, body, "application/json", 400) for name, body in MALFORMED_JSON.items()),
+    *((name, body, content_type, 415) for name, (body, content_type) in NOT_JSON_MEDIA.items()),
 ]
 
 
@@ -97,7 +102,9 @@ async def test_every_json_route_refuses_every_hostile_body_with_a_4xx_and_writes
     # Both credentials at once: key routes read X-Api-Key first, user routes the bearer ID token.
     headers = {"X-Api-Key": creds.api_key, "Authorization": f"Bearer {creds.id_token}"}
     before = await collection_counts(db)
-    answers = []
+    async with session.get(f"{base}/openapi.json") as served:
+        contract = contract_of(await served.text())
+    answers, off_contract = [], []
     for method, path in operations:
         for name, body, content_type, expected in HOSTILE_BODIES:
             sent = {**headers, "Content-Type": content_type} if content_type else headers
@@ -109,8 +116,10 @@ async def test_every_json_route_refuses_every_hostile_body_with_a_4xx_and_writes
                 skip_auto_headers=["Content-Type"],
             ) as response:
                 answers.append((method, path, name, response.status, response.content_type, expected))
+                off_contract += await contract.violations_of(response)
     wrong = [a for a in answers if (a[3], a[4]) != (a[5], PROBLEM)]
     assert wrong == []
+    assert off_contract == []
     assert len(answers) == len(operations) * len(HOSTILE_BODIES)
     assert await collection_counts(db) == before
 
@@ -314,12 +323,7 @@ def test_the_contract_states_the_rules_fuzzing_relies_on():
 
 
 async def raw_status(host: str, port: int, request: bytes) -> tuple[int, bytes]:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(request)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(65536), timeout=10)
-    writer.close()
-    await writer.wait_closed()
+    answer = await raw_request(host, port, request)
     return int(answer.split(b" ", 2)[1]), answer
 
 

@@ -14,14 +14,7 @@ from partner_server import PartnerServer
 
 
 def jwks_partner(server: PartnerServer, **rules: Any) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": server.base_url,
-        "audience": "bridge",
-        "algorithms": ["RS256", "ES256"],
-        "jwks_url": f"{server.base_url}/jwks.json",
-        **rules,
-    }
+    return server.jwks_partner(algorithms=["RS256", "ES256"], **rules)
 
 
 def oidc_partner(server: PartnerServer, **rules: Any) -> dict[str, Any]:

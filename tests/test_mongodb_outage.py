@@ -3,25 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
-import pytest
-
 from bridge.app import create_app
-
-from stack import MongoServer
-
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGODB_URI")), reason="stops and restarts its own mongod"
-)
-
-
-@pytest.fixture
-def own_mongod():
-    server = MongoServer().start()
-    yield server
-    server.close()
 
 
 async def wait_for_status(client: Any, method: str, path: str, status: int, **kwargs: Any) -> Any:

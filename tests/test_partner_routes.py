@@ -10,7 +10,7 @@ import pytest
 from bridge.app import create_app
 from bridge.partners.config import ConfigError
 
-from partner_tokens import AUDIENCE, ISSUER
+from partner_tokens import acme_like
 
 
 def password_partner(partner_server: Any, **route: Any) -> dict[str, Any]:
@@ -23,15 +23,7 @@ def password_partner(partner_server: Any, **route: Any) -> dict[str, Any]:
 
 
 def token_partner(**route: Any) -> dict[str, Any]:
-    return {
-        "kind": "jwt",
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "algorithms": ["HS256"],
-        "secret_file": "acme.secret",
-        "claims": {"role": "role"},
-        "route": route,
-    }
+    return acme_like(claims={"role": "role"}, route=route)
 
 
 @pytest.fixture

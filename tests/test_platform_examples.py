@@ -86,8 +86,12 @@ async def test_flutterflow_web_build_preflight(start_example, partner_server):
             "Access-Control-Request-Headers": "content-type",
         }
 
-    allowed = await client.options("/login", headers=preflight("https://ff-app.acme.test"))
-    foreign = await client.options("/login", headers=preflight("https://evil.example"))
+    allowed = await client.options(
+        "/login",
+        headers=preflight("https://ff-app.acme.test"),
+        undocumented=True,  # a CORS preflight
+    )
+    foreign = await client.options("/login", headers=preflight("https://evil.example"), undocumented=True)
 
     assert allowed.status == 200
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://ff-app.acme.test"

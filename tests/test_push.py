@@ -194,18 +194,13 @@ async def test_dead_tokens_are_pruned_other_errors_recorded(client, keys, header
     )
 
     by_token = {d["token"]: (d["state"], d["error"]) for d in report["recipients"][0]["devices"]}
-    assert (
-        by_token
-        == {
-            "…" + token("dead")[-8:]: ("pruned", "UNREGISTERED"),
-            "…" + token("bad")[-8:]: ("pruned", "INVALID_ARGUMENT"),
-            "…" + token("huge")[-8:]: ("failed", "INVALID_ARGUMENT"),
-            "…" + token("other")[-8:]: ("failed", "SENDER_ID_MISMATCH"),
-            "…" + token("good")[-8:]: ("sent", None),
-        }
-        if len({t[-8:] for t in map(token, ("dead", "bad", "huge", "other", "good"))}) == 5
-        else by_token
-    )
+    assert by_token == {
+        hint(token("dead")): ("pruned", "UNREGISTERED"),
+        hint(token("bad")): ("pruned", "INVALID_ARGUMENT"),
+        hint(token("huge")): ("failed", "INVALID_ARGUMENT"),
+        hint(token("other")): ("failed", "SENDER_ID_MISMATCH"),
+        hint(token("good")): ("sent", None),
+    }
     remaining = sorted(d["_id"] for d in await db.devices.find({"uid": uid}).to_list())
     assert remaining == sorted([token("huge"), token("other"), token("good")])
     assert (report["counts"]["pruned"], report["counts"]["failed"], report["counts"]["sent"]) == (2, 2, 1)

@@ -5,7 +5,6 @@ first 8 hex of the value's SHA-256), never the value nor any 12-character piece 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import secrets
@@ -16,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from every_credential import credentials, serve_bridge
+from raw_http import raw_request
 
 from bridge.infra.logs import JsonFormatter, TextFormatter
 from bridge.web.routes import openapi_document
@@ -105,16 +105,6 @@ def fingerprint(value: str) -> str:
 
 def raw(request_line: str, *headers: str) -> str:
     return "\r\n".join([request_line, "Host: x", *headers, "", ""])
-
-
-async def raw_request(host: str, port: int, data: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(data)
-    await writer.drain()
-    answer = await asyncio.wait_for(reader.read(65536), timeout=10)
-    writer.close()
-    await writer.wait_closed()
-    return answer
 
 
 async def test_no_credential_of_any_kind_reaches_a_log_line(

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-
-from stack import free_port
+from scrape import Scrape
 
 PASSWORD = "correct horse battery staple"
 
@@ -27,51 +24,19 @@ def children_of(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def start_bridge(
-    tmp_path, mongodb_uri, database_name, service_account_file, auth_emulator_host, partner_server
-):
+def start_bridge(tmp_path, bridge_processes, partner_server):
     partner_server.accounts["ann"] = (PASSWORD, {"id": 7, "username": "ann"})
     (tmp_path / "partners.toml").write_text(
         f'[partners.shop]\nkind = "password"\nlogin_url = "{partner_server.base_url}/api/auth/local"\n'
         "timeout_seconds = 10\n"
     )
-    processes: list[subprocess.Popen[bytes]] = []
 
     async def start(*args: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = free_port()
-        environment = {
-            **os.environ,
-            "BRIDGE_PARTNERS_FILE": str(tmp_path / "partners.toml"),
-            "BRIDGE_SERVICE_ACCOUNT_FILE": str(service_account_file),
-            "BRIDGE_MONGODB_URI": mongodb_uri,
-            "BRIDGE_MONGODB_DATABASE": database_name,
-            "BRIDGE_PORT": str(port),
-            **env,
-        }
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "serve", *args],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        return await bridge_processes.start(
+            *args, BRIDGE_PARTNERS_FILE=str(tmp_path / "partners.toml"), **env
         )
-        processes.append(process)
-        base = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"{base}/readyz") as response:
-                        if response.status == 200:
-                            return process, base
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("bridge did not become ready")
 
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    return start
 
 
 async def status_of(url: str) -> int | str:
@@ -122,12 +87,9 @@ async def test_workers_share_one_port_and_stop_together(start_bridge):
         await asyncio.sleep(0.2)
         async with http.get(f"{base}/metrics") as response:
             text = await response.text()
-    counts = [
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("bridge_http_request_duration_seconds_count") and 'route="/healthz"' in line
-    ]
-    assert sum(counts) >= 30  # aggregated over both workers
+    # fresh processes, and nothing else asks for /healthz: exactly these 30, summed over both workers
+    healthz = Scrape.parse(text).value("bridge_http_request_duration_seconds_count", route="/healthz")
+    assert healthz == 30
 
     parent.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(parent.wait, 30) == 0

@@ -215,8 +215,7 @@ def _next_page(filters: Mapping[str, str | None], cursor: str | None) -> dict[st
     summary="Admin page: one user",
     auth="admin",
     name="admin_user",
-    responses={**PAGE, 404: PAGE_OR_PROBLEM},
-    errors=(503,),
+    responses={**PAGE, 404: PAGE_OR_PROBLEM, 503: PAGE_OR_PROBLEM},
     description="404 is the page for a user neither store knows, or problem+json for a path "
     "that names no user at all.",
 )
@@ -242,8 +241,7 @@ async def user_detail(request: web.Request) -> web.Response:
     summary="Admin page: disable, enable, revoke or delete",
     auth="admin",
     name="admin_user_action",
-    responses={303: REDIRECT, **SIGN_IN, 404: PAGE_OR_PROBLEM, 502: "text/html"},
-    errors=(503,),
+    responses={303: REDIRECT, **SIGN_IN, 404: PAGE_OR_PROBLEM, 502: "text/html", 503: PAGE_OR_PROBLEM},
 )
 @_shows_failures
 async def act(request: web.Request) -> web.StreamResponse:
