@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TypeAlias
 
 from bridge.app import components_for_cli
 from bridge.infra.json_value import JsonObject
@@ -18,9 +18,8 @@ from bridge.services.reconcile import Progress, ReconcileReport
 from bridge.services.verdict import mongodb_view
 from bridge.settings import load_settings
 
-if TYPE_CHECKING:
-    from bridge.cli.main import Commands
-
+# What `add_subparsers` returns: where each command adds its parser.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command = Callable[[AdminService, argparse.Namespace], Awaitable[int]]
 
 

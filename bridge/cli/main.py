@@ -10,13 +10,14 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 from bridge.partners.config import PARTNER_ID_PATTERN, ConfigError, load_partners_file
 from bridge.store.api_keys import SCOPES
 
 if TYPE_CHECKING:
     from bridge.app import Stores
+    from bridge.cli.admin import Commands
     from bridge.store.api_keys import ApiKeys
 
 
@@ -164,10 +165,6 @@ def _parser() -> argparse.ArgumentParser:
 
     add_commands(commands)
     return parser
-
-
-# What `add_subparsers` returns: where each command adds its parser.
-Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def _add_serve(commands: Commands) -> None:
