@@ -4,7 +4,6 @@ custom token → ID token + refresh token, and refresh."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from bridge.identity import unverified_text_claim
 from bridge.infra.json_value import JsonObject
@@ -61,7 +60,7 @@ class SessionApi:
         return bool(self._api_key)
 
     async def sign_in(self, custom_token: str, tenant_id: str | None = None) -> Session:
-        body: dict[str, Any] = {"token": custom_token, "returnSecureToken": True}
+        body: JsonObject = {"token": custom_token, "returnSecureToken": True}
         if tenant_id:
             body["tenantId"] = tenant_id
         url = f"{self._identity_toolkit_url}/v1/accounts:signInWithCustomToken?key={self._key()}"
@@ -74,8 +73,8 @@ class SessionApi:
         return Session(
             id_token=id_token,
             refresh_token=_text(answer, "refreshToken"),
-            expires_in=int(answer.get("expiresIn", 3600)),
-            uid=answer.get("localId") or _subject(id_token),
+            expires_in=_seconds(answer, "expiresIn"),
+            uid=_optional_text(answer, "localId") or _subject(id_token),
         )
 
     async def refresh(self, refresh_token: str) -> Session:
@@ -89,8 +88,8 @@ class SessionApi:
         return Session(
             id_token=_text(answer, "id_token"),
             refresh_token=_text(answer, "refresh_token"),
-            expires_in=int(answer.get("expires_in", 3600)),
-            uid=answer.get("user_id"),
+            expires_in=_seconds(answer, "expires_in"),
+            uid=_optional_text(answer, "user_id"),
         )
 
     def _key(self) -> str:
@@ -99,14 +98,15 @@ class SessionApi:
         return self._api_key
 
 
-def _checked(reply: Answer, operation: str) -> dict[str, Any]:
+def _checked(reply: Answer, operation: str) -> JsonObject:
     status, answer = reply.status, reply.document
     if status == 200 and isinstance(answer, dict):
         SESSIONS.labels(operation, "ok").inc()
         return answer
     SESSIONS.labels(operation, "refused" if 400 <= status < 500 else "error").inc()
     if 400 <= status < 500 and isinstance(answer, dict):
-        message = str((answer.get("error") or {}).get("message", "UNKNOWN"))
+        error = answer.get("error")
+        message = str(error.get("message", "UNKNOWN")) if isinstance(error, dict) else "UNKNOWN"
         raise SessionRejected(message.split(":", 1)[0].strip() or "UNKNOWN")
     raise SessionsUnavailable(f"the session API answered {status}")
 
@@ -117,8 +117,24 @@ def _subject(id_token: str) -> str | None:
     return unverified_text_claim(id_token, "sub")
 
 
-def _text(answer: dict[str, Any], name: str) -> str:
-    value = answer.get(name)
-    if not isinstance(value, str) or not value:
+def _text(answer: JsonObject, name: str) -> str:
+    value = _optional_text(answer, name)
+    if not value:
         raise SessionsUnavailable(f"the session API answer has no {name}")
     return value
+
+
+def _optional_text(answer: JsonObject, name: str) -> str | None:
+    value = answer.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _seconds(answer: JsonObject, name: str) -> int:
+    """A lifetime in seconds (Google sends it as a string); an hour when absent."""
+    value = answer.get(name, 3600)
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise SessionsUnavailable(f"the session API answer has no usable {name}")

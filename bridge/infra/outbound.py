@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 
 from bridge import __version__
+from bridge.infra.json_value import JsonValue
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -26,7 +27,7 @@ class UpstreamTimeout(UpstreamError):
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
-    document: Any  # the JSON answer, or None when the answer is not JSON
+    document: JsonValue  # the JSON answer, or None when the answer is not JSON
     headers: Mapping[str, str]
 
 
@@ -55,7 +56,7 @@ class Outbound:
 
     async def get_json(
         self, url: str, *, timeout_seconds: float, max_bytes: int = MAX_RESPONSE_BYTES
-    ) -> tuple[Any, Mapping[str, str]]:
+    ) -> tuple[JsonValue, Mapping[str, str]]:
         """GET a JSON document (redirects are not followed); returns (document, headers). Any
         answer but 200 is an UpstreamError."""
         answer = await self.send("GET", url, timeout_seconds=timeout_seconds, max_bytes=max_bytes)
@@ -111,7 +112,7 @@ def _without_query(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def _json_or_none(raw: bytes) -> Any:
+def _json_or_none(raw: bytes) -> JsonValue:
     try:
         return json.loads(raw) if raw else None
     except (json.JSONDecodeError, UnicodeDecodeError):

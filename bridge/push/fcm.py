@@ -162,7 +162,9 @@ class FcmSender:
             reply = await self._post(body)
             status = reply.status
             if status == 200 and isinstance(reply.document, dict):
-                return SendOutcome("sent", message_id=reply.document.get("name"), attempts=attempt)
+                name = reply.document.get("name")
+                message_id = name if isinstance(name, str) else None
+                return SendOutcome("sent", message_id=message_id, attempts=attempt)
             code, names_token = _error_code(reply.document)
             if status == 404 or code == "UNREGISTERED" or (code == "INVALID_ARGUMENT" and names_token):
                 return SendOutcome("pruned", error=code, attempts=attempt)
