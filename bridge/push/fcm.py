@@ -26,7 +26,7 @@ from firebase_admin import credentials
 from google.oauth2 import service_account
 
 from bridge.infra.backoff import jittered
-from bridge.infra.json_value import JsonObject
+from bridge.infra.json_value import JsonObject, JsonValue
 from bridge.infra.metrics import FCM_OAUTH_FAILURES
 from bridge.infra.outbound import Answer, Outbound, UpstreamError
 
@@ -109,23 +109,30 @@ class SendOutcome:
     attempts: int = 1
 
 
-def _error_code(answer: Any) -> tuple[str, bool]:
+def _error_code(answer: JsonValue) -> tuple[str, bool]:
     """(FCM error code, whether the error names the registration token)."""
-    error = answer.get("error", {}) if isinstance(answer, dict) else {}
+    error = _object(answer.get("error") if isinstance(answer, dict) else None)
     code = str(error.get("status") or "UNKNOWN")
     names_token = False
-    for detail in error.get("details", []) or []:
-        if not isinstance(detail, dict):
-            continue
-        if detail.get("@type", "").endswith("FcmError") and detail.get("errorCode"):
+    for detail in _objects(error.get("details")):
+        kind = detail.get("@type")
+        if isinstance(kind, str) and kind.endswith("FcmError") and detail.get("errorCode"):
             code = str(detail["errorCode"])
-        for violation in detail.get("fieldViolations", []) or []:
-            if isinstance(violation, dict) and violation.get("field") == "message.token":
-                names_token = True
+        if any(v.get("field") == "message.token" for v in _objects(detail.get("fieldViolations"))):
+            names_token = True
     message = str(error.get("message", "")).lower()
     if "registration token" in message and "not a valid" in message:
         names_token = True
     return code, names_token
+
+
+def _object(value: JsonValue) -> JsonObject:
+    return value if isinstance(value, dict) else {}
+
+
+def _objects(value: JsonValue) -> list[JsonObject]:
+    """The objects in a JSON list (anything else: none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def messages_url(base_url: str, project_id: str) -> str:
