@@ -248,6 +248,8 @@ async def test_payloads_over_4096_bytes_are_400_before_anything_is_stored(client
         {"recipients": ["a:b"], "data": {"k": "v"}, "ttl": 2_419_201},
         {"recipients": ["a:b"], "data": {"k": "v"}, "priority": "urgent"},
         {"audience": {"claims": {"$where": "1"}}, "data": {"k": "v"}},
+        {"recipients": ["a:b"], "data": {"k": "v"}, "webpush": {"headers": 5}, "ttl": 10},
+        {"recipients": ["a:b"], "data": {"k": "v"}, "apns": {"headers": ["x"]}, "priority": "high"},
     ],
 )
 async def test_invalid_notifications_are_400(client, headers, db, body):

@@ -96,6 +96,14 @@ class NotificationRequest(BaseModel):
                 raise ValueError(f"data key {key!r} is reserved by FCM")
         return value
 
+    @field_validator("apns", "webpush")
+    @classmethod
+    def _headers_are_an_object(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """FCM's `headers` is a map: bridge adds TTL and priority headers to it."""
+        if value is not None and not isinstance(value.get("headers", {}), dict):
+            raise ValueError("`headers` must be an object")
+        return value
+
     @model_validator(mode="after")
     def _recipients_and_content(self) -> NotificationRequest:
         if (self.recipients is None) == (self.audience is None):
