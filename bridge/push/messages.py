@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bridge.infra.json_value import JsonObject
+
 MAX_PAYLOAD_BYTES = 4096  # FCM's limit for a message's payload
 MAX_TTL_SECONDS = 2_419_200  # 28 days
 MAX_RECIPIENTS = 10_000
@@ -113,9 +115,9 @@ class NotificationRequest(BaseModel):
         return self
 
 
-def fcm_message(request: NotificationRequest) -> dict[str, Any]:
+def fcm_message(request: NotificationRequest) -> JsonObject:
     """The FCM v1 `message`, without its `token`: ttl and priority spread over each platform."""
-    message: dict[str, Any] = {}
+    message: JsonObject = {}
     if request.notification is not None:
         message["notification"] = request.notification.model_dump(exclude_none=True)
     if request.data:
@@ -140,5 +142,5 @@ def fcm_message(request: NotificationRequest) -> dict[str, Any]:
     return message
 
 
-def payload_bytes(message: dict[str, Any]) -> int:
+def payload_bytes(message: JsonObject) -> int:
     return len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
