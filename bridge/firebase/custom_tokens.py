@@ -11,6 +11,7 @@ from typing import Any
 from firebase_admin import credentials
 from google.auth import jwt as google_jwt
 
+from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import CUSTOM_TOKENS
 
 FIREBASE_AUDIENCE = (
@@ -38,7 +39,7 @@ class CustomTokenMinter:
         if not 1 <= len(uid) <= 128:
             raise ValueError("uid must be 1 to 128 characters")
         now = int(time.time())
-        payload: dict[str, Any] = {
+        payload: JsonObject = {
             "iss": self.service_account_email,
             "sub": self.service_account_email,
             "aud": FIREBASE_AUDIENCE,
@@ -55,6 +56,6 @@ class CustomTokenMinter:
         CUSTOM_TOKENS.inc()
         return token
 
-    def _sign(self, payload: dict[str, Any]) -> str:
+    def _sign(self, payload: JsonObject) -> str:
         signed: bytes = google_jwt.encode(self._signer, payload)  # type: ignore[no-untyped-call]
         return signed.decode("ascii")

@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -39,7 +38,7 @@ def load_service_account(path: Path | None) -> credentials.Certificate:
         raise ConfigError(f"service account {path}: {reason}") from None
 
 
-def generate_service_account(project_id: str, account: str = "bridge-local") -> dict[str, Any]:
+def generate_service_account(project_id: str, account: str = "bridge-local") -> dict[str, str]:
     """A key file in Google's format with a fresh RSA-2048 key, for local use and tests only:
     tokens it signs are accepted by the Auth emulator, never by Google."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
