@@ -13,7 +13,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from bridge.identity import ExternalIdentity
-from bridge.infra.json_value import JsonObject
+from bridge.infra.json_value import JsonObject, JsonValue
 from bridge.store.mongo import Document, Store, record_from
 
 log = logging.getLogger("bridge.users")
@@ -182,7 +182,7 @@ class UserStore(Store):
         self,
         identity: ExternalIdentity,
         uid: str,
-        claims: Mapping[str, Any],
+        claims: Mapping[str, JsonValue],
         now: datetime | None = None,
         *,
         count: bool = True,
@@ -332,7 +332,7 @@ class UserStore(Store):
 def _login_update(
     identity: ExternalIdentity,
     uid: str,
-    claims: Mapping[str, Any],
+    claims: Mapping[str, JsonValue],
     now: datetime,
     count: bool,
     firebase_user: str | None,
