@@ -313,29 +313,37 @@ class DeliveryWorker:
         if not chunk:
             return
         # Dead tokens are removed before their result is written: once a report says done, they are gone.
-        for delivery, result in chunk:
-            if result.state == "pruned":
-                try:
-                    await self._devices.prune(delivery.token, delivery.uid)
-                except Exception as error:  # pruned again at the next failed send
-                    log.warning("could not prune a device", extra={"error": describe(error)})
-        backoff = Backoff(first=0.2, cap=5.0)
-        while True:
-            try:
-                written = await self._outbox.record(lease.lease_id, [result for _, result in chunk])
-                break
-            except Exception as error:
-                if time.monotonic() >= lease.held_until - 1 or (self._stopping and not final):
-                    log.warning(
-                        "could not record deliveries; they will be sent again",
-                        extra={"deliveries": len(chunk), "error": describe(error)},
-                    )
-                    return
-                await asyncio.sleep(backoff.next())
+        await self._prune_dead([delivery for delivery, result in chunk if result.state == "pruned"])
+        written = await self._write_results(lease, [result for _, result in chunk], final)
+        if written is None:
+            return
         lease.outstanding -= {delivery.id for delivery, _ in chunk}
         if written < len(chunk):
             PUSH_LEASE_LOST.inc(len(chunk) - written)
             log.warning("push results fenced off: lease lost", extra={"deliveries": len(chunk) - written})
+
+    async def _prune_dead(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            try:
+                await self._devices.prune(delivery.token, delivery.uid)
+            except Exception as error:  # pruned again at the next failed send
+                log.warning("could not prune a device", extra={"error": describe(error)})
+
+    async def _write_results(self, lease: _Lease, results: list[DeliveryResult], final: bool) -> int | None:
+        """How many results were written (fenced on the lease); None when MongoDB could not take
+        them while the lease held (or the worker is stopping): they will be sent again."""
+        backoff = Backoff(first=0.2, cap=5.0)
+        while True:
+            try:
+                return await self._outbox.record(lease.lease_id, results)
+            except Exception as error:
+                if time.monotonic() >= lease.held_until - 1 or (self._stopping and not final):
+                    log.warning(
+                        "could not record deliveries; they will be sent again",
+                        extra={"deliveries": len(results), "error": describe(error)},
+                    )
+                    return None
+                await asyncio.sleep(backoff.next())
 
     async def _send(self, lease: _Lease, delivery: Delivery, *, abort: bool) -> DeliveryResult | None:
         """The result of sending one delivery, or None when it was not sent (stopping, lease

@@ -135,18 +135,21 @@ class UserQuery:
         if self.uid_prefix:
             # A NUL cannot travel inside a MongoDB regex; PCRE's \x00 escape matches it.
             query["uid"] = {"$regex": "^" + re.escape(self.uid_prefix).replace("\x00", "\\x00")}
-        created: dict[str, datetime] = {}
-        if self.created_from is not None:
-            created["$gte"] = self.created_from
-        if self.created_to is not None:
-            created["$lt"] = self.created_to
-        if created:
+        if created := self._created_range():
             query["created_at"] = created
         if self.disabled is not None:
             query["disabled"] = True if self.disabled else {"$ne": True}
         for name, value in self.claims.items():
             query[f"claims.{name}"] = value
         return query
+
+    def _created_range(self) -> dict[str, datetime]:
+        created: dict[str, datetime] = {}
+        if self.created_from is not None:
+            created["$gte"] = self.created_from
+        if self.created_to is not None:
+            created["$lt"] = self.created_to
+        return created
 
 
 class UserDisabled(Exception):
