@@ -167,20 +167,26 @@ class FcmSender:
             if attempt > 1 and still_held is not None and not still_held():
                 return SendOutcome("abandoned", error="LEASE_LOST", attempts=attempt - 1)
             reply = await self._post(body)
-            status = reply.status
-            if status == 200 and isinstance(reply.document, dict):
-                name = reply.document.get("name")
-                message_id = name if isinstance(name, str) else None
-                return SendOutcome("sent", message_id=message_id, attempts=attempt)
-            code, names_token = _error_code(reply.document)
-            if status == 404 or code == "UNREGISTERED" or (code == "INVALID_ARGUMENT" and names_token):
-                return SendOutcome("pruned", error=code, attempts=attempt)
-            if status not in RETRYABLE:
-                return SendOutcome("failed", error=code, attempts=attempt)
-            if attempt == self.max_attempts:
-                return SendOutcome("retry", error=code if status else "UNREACHABLE", attempts=attempt)
+            outcome = self._outcome(reply, attempt)
+            if outcome is not None:
+                return outcome
             await asyncio.sleep(self._delay(attempt, reply.headers))
         raise AssertionError("unreachable")
+
+    def _outcome(self, reply: Answer, attempt: int) -> SendOutcome | None:
+        """What FCM's answer to one attempt comes to; None: try again."""
+        status = reply.status
+        if status == 200 and isinstance(reply.document, dict):
+            name = reply.document.get("name")
+            return SendOutcome("sent", message_id=name if isinstance(name, str) else None, attempts=attempt)
+        code, names_token = _error_code(reply.document)
+        if status == 404 or code == "UNREGISTERED" or (code == "INVALID_ARGUMENT" and names_token):
+            return SendOutcome("pruned", error=code, attempts=attempt)
+        if status not in RETRYABLE:
+            return SendOutcome("failed", error=code, attempts=attempt)
+        if attempt == self.max_attempts:
+            return SendOutcome("retry", error=code if status else "UNREACHABLE", attempts=attempt)
+        return None
 
     async def _post(self, body: JsonObject) -> Answer:
         """FCM's answer; status 0 when none came."""
