@@ -66,35 +66,52 @@ def supervise(workers: int, argv: list[str]) -> int:
     on SIGTERM/SIGINT pass the signal on and wait for all of them to drain."""
     metrics_dir = tempfile.mkdtemp(prefix="bridge-metrics-")
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "BRIDGE_REUSE_PORT": "true"}
-    command = [sys.executable, "-m", "bridge", "serve", *argv]
-    stopping = False
+    pool = _Workers([sys.executable, "-m", "bridge", "serve", *argv], env, workers)
+    signal.signal(signal.SIGTERM, pool.stop)
+    signal.signal(signal.SIGINT, pool.stop)
+    try:
+        return pool.run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
-    def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for child in children:
+
+class _Workers:
+    """The worker processes of `bridge serve --workers N`."""
+
+    def __init__(self, command: list[str], env: dict[str, str], count: int) -> None:
+        self._command = command
+        self._env = env
+        self._stopping = False
+        self._children = [self._start() for _ in range(count)]
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self._command, env=self._env)
+
+    def stop(self, signum: int = signal.SIGTERM, frame: object = None) -> None:
+        """Pass the stop on to every worker still running (a signal handler)."""
+        self._stopping = True
+        for child in self._children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
-    children = [subprocess.Popen(command, env=env) for _ in range(workers)]
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        while True:
-            if stopping:
-                return max((child.wait() for child in children), default=0)
-            for index, child in enumerate(children):
-                if child.poll() == CONFIG_ERROR_EXIT and not stopping:
-                    # A worker that cannot start (its port is taken, ...) would fail the same way
-                    # again: restarting it would loop forever. Its own message says what to set.
-                    log.error("worker could not start; stopping", extra={"code": child.returncode})
-                    stop(signal.SIGTERM, None)
-                    for other in children:
-                        other.wait()
-                    return CONFIG_ERROR_EXIT
-                if child.poll() is not None and not stopping:
-                    log.warning("worker exited; starting another", extra={"code": child.returncode})
-                    children[index] = subprocess.Popen(command, env=env)
+    def run(self) -> int:
+        """Restart workers that exit until stopped; then the highest exit code once all drained."""
+        while not self._stopping:
+            for index, child in enumerate(self._children):
+                code = child.poll()
+                if code == CONFIG_ERROR_EXIT and not self._stopping:
+                    return self._give_up()
+                if code is not None and not self._stopping:
+                    log.warning("worker exited; starting another", extra={"code": code})
+                    self._children[index] = self._start()
             time.sleep(0.2)
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        return max((child.wait() for child in self._children), default=0)
+
+    def _give_up(self) -> int:
+        """A worker that cannot start (its port is taken, ...) would fail the same way again:
+        restarting it would loop forever. Its own message says what to set."""
+        log.error("worker could not start; stopping", extra={"code": CONFIG_ERROR_EXIT})
+        self.stop()
+        for child in self._children:
+            child.wait()
+        return CONFIG_ERROR_EXIT
