@@ -83,7 +83,9 @@ def _check_servable(partner: Partner, route: RouteConfig, taken: set[str], web_a
 
 
 def _declare_redirect(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
-    token_param = getattr(partner.config, "token_param", "token")
+    rules = partner.redirect_rules
+    assert rules is not None  # the partners file allows the redirect contract only with them
+    token_param = rules.token_param
     table.add(
         "GET",
         route.path,
