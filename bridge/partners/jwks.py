@@ -19,19 +19,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
+from pydantic import BaseModel, Field
 
 from bridge.infra.metrics import JWKS_FETCHES
 from bridge.infra.outbound import Outbound, UpstreamError
 from bridge.partners.base import CredentialRejected, KeysUnavailable, RejectReason
 from bridge.partners.checks import RSA_ALGORITHMS
 from bridge.partners.keys import VerificationKey
-
-if TYPE_CHECKING:
-    from bridge.partners.config import KeySetRules
 
 log = logging.getLogger("bridge.jwks")
 
@@ -40,6 +38,16 @@ MIN_CACHE_SECONDS = 60
 MAX_CACHE_SECONDS = 86400
 _EC_ALGORITHM_FOR_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+class KeySetRules(BaseModel):
+    """How a partner's published key set (JWKS) is fetched and cached."""
+
+    # Used when the JWKS answer has no Cache-Control max-age; max-age is kept within 60 s - 1 day.
+    jwks_cache_seconds: int = Field(600, ge=60, le=86400)
+    # An unknown `kid` triggers a refetch at most this often (no fetch storm from forged kids).
+    kid_miss_refresh_seconds: float = Field(60, ge=0.1, le=3600)
+    fetch_timeout_seconds: float = Field(5, gt=0, le=30)
 
 
 def kid_fingerprint(kid: str) -> str:
