@@ -33,6 +33,8 @@ log = logging.getLogger("bridge.login")
 
 # --- the ports the pipeline uses (MongoDB and Firebase in production, fakes in unit tests) ---------
 class UserRecords(Protocol):
+    """The calls the pipeline makes to the user store (store.users.UserStore)."""
+
     async def refuse_conflicts(self, partner: str, external_id: str, uid: str) -> None: ...
 
     async def record_login(
@@ -40,13 +42,12 @@ class UserRecords(Protocol):
         identity: ExternalIdentity,
         uid: str,
         claims: Mapping[str, Any],
-        now: datetime | None = None,
         *,
-        count: bool = True,
-        firebase_user: str | None = None,
+        count: bool,
+        firebase_user: str,
     ) -> UserRecord: ...
 
-    async def count_login(self, uid: str, now: datetime | None = None) -> UserRecord | None: ...
+    async def count_login(self, uid: str) -> UserRecord | None: ...
 
     async def mark_firebase_user_created(self, uid: str) -> None: ...
 
