@@ -527,7 +527,7 @@ def _field_errors(partner_id: str, error: ValidationError) -> list[str]:
     return messages
 
 
-def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig:
+def _parse_partner(partner_id: str, table: object, base_dir: Path) -> PartnerConfig:
     if not re.fullmatch(PARTNER_ID_PATTERN, partner_id):
         raise ConfigError(f"partner {partner_id!r}: ids are 1-32 of a-z, 0-9, '-' and '_'")
     if not isinstance(table, dict):

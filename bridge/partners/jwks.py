@@ -17,9 +17,8 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
@@ -62,7 +61,7 @@ class TrustedKey:
     algorithms: frozenset[str]
 
 
-def parse_jwks(document: Any, allowed: frozenset[str]) -> list[TrustedKey]:
+def parse_jwks(document: object, allowed: frozenset[str]) -> list[TrustedKey]:
     """The usable signing keys of a JWKS document; unusable entries are skipped, not fatal."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document (no `keys` list)")
@@ -74,7 +73,7 @@ def parse_jwks(document: Any, allowed: frozenset[str]) -> list[TrustedKey]:
     return trusted
 
 
-def _trusted_key(entry: Any, allowed: frozenset[str]) -> TrustedKey | None:
+def _trusted_key(entry: object, allowed: frozenset[str]) -> TrustedKey | None:
     if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
         return None
     kty = entry.get("kty")
@@ -97,7 +96,7 @@ def _trusted_key(entry: Any, allowed: frozenset[str]) -> TrustedKey | None:
     return TrustedKey(kid if isinstance(kid, str) else None, key, frozenset(algorithms))
 
 
-def cache_seconds(headers: dict[str, str] | Any, default: int) -> float:
+def cache_seconds(headers: Mapping[str, str] | None, default: int) -> float:
     match = _MAX_AGE.search(headers.get("Cache-Control", "") if headers else "")
     seconds = int(match.group(1)) if match else default
     return float(min(max(seconds, MIN_CACHE_SECONDS), MAX_CACHE_SECONDS))

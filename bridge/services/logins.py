@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from bridge.firebase.auth_admin import AuthUnavailable, EmailInUse, IdTokenRejected
 from bridge.firebase.sessions import Session, SessionRejected, SessionsNotConfigured, SessionsUnavailable
-from bridge.identity import ClaimsTooLarge, ExternalIdentity
+from bridge.identity import Claims, ClaimsTooLarge, ExternalIdentity
 from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import (
@@ -41,7 +41,7 @@ class UserRecords(Protocol):
         self,
         identity: ExternalIdentity,
         uid: str,
-        claims: Mapping[str, Any],
+        claims: Claims,
         *,
         count: bool,
         firebase_user: str,
@@ -61,9 +61,7 @@ class SpentTokens(Protocol):
 
 
 class Minter(Protocol):
-    async def mint(
-        self, uid: str, claims: Mapping[str, Any] | None = None, tenant_id: str | None = None
-    ) -> str: ...
+    async def mint(self, uid: str, claims: Claims | None = None, tenant_id: str | None = None) -> str: ...
 
 
 class SignIns(Protocol):
