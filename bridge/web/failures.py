@@ -213,7 +213,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any, str | None], Problem | None]] = {
     CredentialReplayed: _credential_replayed,
     CredentialRejected: _credential_rejected,
     WrongCredentialKind: _wrong_credential_kind,
-    CredentialIncomplete: _refused_input,
+    CredentialIncomplete: _refused_input,  # the message says what to send
     UserDisabled: _user_disabled,
     UidConflict: _uid_conflict,
     ClaimsTooLarge: _claims_too_large,
