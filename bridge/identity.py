@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import jwt
 
 MAX_UID_LENGTH = 128
 MAX_DEVELOPER_CLAIMS_BYTES = 1000
@@ -98,14 +100,30 @@ def normalised_email(address: str, casefold_local_part: bool = True) -> str:
     return f"{local.casefold() if casefold_local_part else local}@{domain.casefold()}"
 
 
+class InvalidClaims(ValueError):
+    """Claims Firebase would refuse: a reserved name, or too large."""
+
+
+def reserved_claim_names(names: Iterable[str]) -> list[str]:
+    """The names among `names` that Firebase reserves, sorted."""
+    return sorted(set(names) & RESERVED_CLAIMS)
+
+
+def claims_size(claims: Mapping[str, Any]) -> int:
+    """The bytes of compact JSON Firebase counts against its 1000-byte developer-claims limit."""
+    return len(json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
 def check_claims(claims: Mapping[str, Any]) -> None:
-    """Raise ValueError when claims use a reserved name or exceed 1000 bytes of JSON."""
-    reserved = sorted(set(claims) & RESERVED_CLAIMS)
+    """Raise InvalidClaims when claims use a reserved name or exceed 1000 bytes of JSON."""
+    reserved = reserved_claim_names(claims)
     if reserved:
-        raise ValueError(f"reserved claim names: {', '.join(reserved)}")
-    size = len(json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        raise InvalidClaims(f"reserved claim names: {', '.join(reserved)}")
+    size = claims_size(claims)
     if size > MAX_DEVELOPER_CLAIMS_BYTES:
-        raise ValueError(f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed")
+        raise InvalidClaims(
+            f"claims are {size} bytes of JSON; at most {MAX_DEVELOPER_CLAIMS_BYTES} are allowed"
+        )
 
 
 def developer_claims(
@@ -119,9 +137,39 @@ def developer_claims(
         value = claim_value(identity.claims, source_name)
         if value is not None:
             claims[firebase_name] = value
-    size = len(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    size = claims_size(claims)
     if size > MAX_DEVELOPER_CLAIMS_BYTES:
         raise ClaimsTooLarge(
             f"developer claims are {size} bytes; Firebase allows {MAX_DEVELOPER_CLAIMS_BYTES}"
         )
     return claims
+
+
+ScalarClaim = str | int | bool
+ClaimRule = ScalarClaim | list[ScalarClaim]
+
+
+def is_one_of(value: Any, options: Sequence[ScalarClaim]) -> bool:
+    """Strict equality with one option: the type must match too, so `true` never matches `1` (a bool
+    is an int in Python) and an object or list never matches a scalar."""
+    return any(type(value) is type(option) and value == option for option in options)
+
+
+def unmatched_claim(claims: Mapping[str, Any], rules: Mapping[str, ClaimRule]) -> str | None:
+    """The first rule's claim name whose value is neither the rule's value nor one of its list, or
+    None when every rule matches (required claims, admin claims)."""
+    for name, expected in rules.items():
+        if not is_one_of(claim_value(claims, name), expected if isinstance(expected, list) else [expected]):
+            return name
+    return None
+
+
+def unverified_text_claim(token: str, name: str) -> str | None:
+    """A string claim of a token bridge made or Firebase issued, read WITHOUT checking its
+    signature: only to route a token whoever uses it verifies (its tenant, its subject), never to
+    accept one. None when the token is not a JWT or the claim is not a string."""
+    try:
+        value = jwt.decode(token, options={"verify_signature": False}).get(name)
+    except (jwt.PyJWTError, RecursionError):
+        return None
+    return value if isinstance(value, str) else None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 from every_credential import ADMIN_PARTNER
 from firebase_admin import auth
+from markupsafe import escape
 
 from bridge.app import create_app
 from bridge.cli.main import main
@@ -417,3 +420,22 @@ async def test_a_failure_half_way_is_reported_audited_and_shown_by_the_verdict(
 
     retried = await client.post(f"/admin/v1/users/{uid}/disable", headers=as_admin)  # repairable: retry
     assert retried.status == 200 and (await retried.json())["verdict"]["consistent"] is True
+
+
+async def test_admin_page_escapes_what_it_shows_and_its_links_lead_to_the_user(
+    client, keys_by_role, as_admin
+):
+    uid = await create_account(client, keys_by_role, 'a<b>&"c', display_name="<script>x</script>")
+
+    listing = await client.get("/admin", headers=as_admin)
+    page = await listing.text()
+    link = html.unescape(re.findall(r'<a href="(/admin/users/[^"]+)"><code>', page)[0])
+    detail = await client.get(link, headers=as_admin)
+    detail_page = await detail.text()
+
+    assert listing.status == 200 and listing.headers["X-Frame-Options"] == "DENY"
+    assert str(escape(uid)) == "acme:a&lt;b&gt;&amp;&#34;c"
+    assert str(escape(uid)) in page and uid not in page
+    assert detail.status == 200 and f"<code>{escape(uid)}</code>" in detail_page
+    assert "&lt;script&gt;x&lt;/script&gt;" in detail_page and "<script>" not in detail_page
+    assert f'action="{escape(link)}/disable"' in detail_page  # the action's link, from its route name

@@ -19,7 +19,7 @@ from firebase_admin import auth
 from raw_http import raw_request
 
 from bridge.web.bodies import MAX_JSON_DEPTH
-from bridge.web.openapi import openapi_document
+from bridge.web.routes import openapi_document
 
 PROBLEM = "application/problem+json"
 

@@ -19,7 +19,7 @@ from every_credential import credentials, serve_bridge
 from raw_http import raw_request
 
 from bridge.infra.logs import JsonFormatter, TextFormatter
-from bridge.web.openapi import openapi_document
+from bridge.web.routes import openapi_document
 
 PIECE = 12
 

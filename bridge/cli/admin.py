@@ -8,40 +8,27 @@ import getpass
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
-from bridge.firebase.auth_admin import FirebaseAuth
-from bridge.firebase.service_account import load_service_account
-from bridge.infra.outbound import Outbound
-from bridge.partners import build_partners
-from bridge.services.admin import AdminService, PartlyApplied, ReconcileReport, UserFilter, UserNotFound
-from bridge.services.verdict import PENDING_FIRST_SIGN_IN
+from bridge.app import components_for_cli
+from bridge.infra.json_value import JsonObject
+from bridge.services.admin import AdminService, Deleted, PartlyApplied, UserFilter, UserNotFound, UserState
+from bridge.services.reconcile import Progress, ReconcileReport
+from bridge.services.verdict import mongodb_view
 from bridge.settings import load_settings
-from bridge.store.attempts import LoginAttempts
-from bridge.store.audit import AuditLog
-from bridge.store.devices import DeviceStore
-from bridge.store.mongo import open_client
-from bridge.store.users import UserStore
+
+if TYPE_CHECKING:
+    from bridge.cli.main import Commands
+
+Command = Callable[[AdminService, argparse.Namespace], Awaitable[int]]
 
 
 @asynccontextmanager
 async def admin_service() -> AsyncIterator[AdminService]:
     """The admin service wired from BRIDGE_* settings and the partners file, as `bridge serve` is."""
-    settings = load_settings()
-    client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
-    database = client[settings.mongodb_database]
-    pool = ThreadPoolExecutor(8, thread_name_prefix="firebase")
-    service_account = load_service_account(settings.service_account_path())
-    firebase = FirebaseAuth(service_account, settings.firebase_project_id or service_account.project_id, pool)
-    partners = build_partners(settings.partners, Outbound(), LoginAttempts(database))
-    try:
-        yield AdminService(UserStore(database), DeviceStore(database), firebase, AuditLog(database), partners)
-    finally:
-        firebase.close()
-        pool.shutdown()
-        await client.close()
+    async with components_for_cli(load_settings()) as components:
+        yield components.admin
 
 
 def actor() -> str:
@@ -55,26 +42,17 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _verdict_text(verdict: dict[str, Any]) -> str:
-    if verdict.get("state") == PENDING_FIRST_SIGN_IN:
-        return PENDING_FIRST_SIGN_IN
-    if verdict["consistent"]:
-        return "consistent"
-    return "; ".join(d.get("detail") or f"{d['field']} differs" for d in verdict["differences"])
+def _cell(view: JsonObject | None, name: str) -> str:
+    return str(view.get(name, "—")) if view else "missing"
 
 
-def _print_user(state: dict[str, Any]) -> None:
-    print(f"uid {state['uid']}  ({state['devices']} device(s))")
-    print(f"verdict: {_verdict_text(state['verdict'])}")
-    fields = sorted(set(state["mongodb"] or {}) | set(state["firebase"] or {}))
-    rows = [
-        [
-            name,
-            str((state["mongodb"] or {}).get(name, "—") if state["mongodb"] else "missing"),
-            str((state["firebase"] or {}).get(name, "—") if state["firebase"] else "missing"),
-        ]
-        for name in fields
-    ]
+def _print_user(state: UserState) -> None:
+    print(f"uid {state.uid}  ({state.devices} device(s))")
+    print(f"verdict: {state.verdict.text}")
+    mongodb = mongodb_view(state.user)
+    firebase = state.firebase.as_json() if state.firebase is not None else None
+    fields = sorted(set(mongodb or {}) | set(firebase or {}))
+    rows = [[name, _cell(mongodb, name), _cell(firebase, name)] for name in fields]
     print(_table(rows, ["field", "MongoDB", "Firebase"]))
 
 
@@ -86,35 +64,36 @@ async def _list(service: AdminService, args: argparse.Namespace) -> int:
         args.cursor,
         args.limit,
     )
-    rows = await service.with_verdicts(page["users"])
+    rows = await service.with_verdicts(page.users)
     if args.json:
-        print(json.dumps({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]}))
+        users = [row.as_json() for row in rows]
+        print(json.dumps({"users": users, "total": page.total, "next_cursor": page.next_cursor}))
         return 0
     table = [
         [
-            r["mongodb"]["uid"],
-            r["mongodb"]["partner"],
-            r["mongodb"]["email"] or "",
-            "disabled" if r["mongodb"]["disabled"] else "active",
-            _verdict_text(r["verdict"]),
+            row.user.uid,
+            row.user.partner,
+            row.user.email or "",
+            "disabled" if row.user.disabled else "active",
+            row.verdict.text,
         ]
-        for r in rows
+        for row in rows
     ]
     print(_table(table, ["uid", "partner", "email", "state", "MongoDB vs Firebase"]))
     print(
-        f"\n{len(rows)} of {page['total']} users"
-        + (f"; next page: --cursor {page['next_cursor']}" if page["next_cursor"] else "")
+        f"\n{len(rows)} of {page.total} users"
+        + (f"; next page: --cursor {page.next_cursor}" if page.next_cursor else "")
     )
     return 0
 
 
-def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[dict[str, Any]]]) -> Any:
+def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[UserState | Deleted]]) -> Command:
     async def run(service: AdminService, args: argparse.Namespace) -> int:
         state = await action(service, args)
         if args.json:
-            print(json.dumps(state))
-        elif state.get("deleted"):
-            print(f"deleted {state['uid']} from MongoDB and Firebase (and its devices)")
+            print(json.dumps(state.as_json()))
+        elif isinstance(state, Deleted):
+            print(f"deleted {state.uid} from MongoDB and Firebase (and its devices)")
         else:
             _print_user(state)
         return 0
@@ -124,6 +103,18 @@ def _one(action: Callable[[AdminService, argparse.Namespace], Awaitable[dict[str
 
 async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
     terminal = sys.stderr.isatty() and not args.json
+    report = await service.reconcile(fix=args.fix, actor=actor(), progress=_progress_line(terminal))
+    if terminal:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_json()))
+    else:
+        _print_report(report, args.fix)
+    return 0 if report.consistent or args.fix else 1
+
+
+def _progress_line(terminal: bool) -> Progress:
+    """Reconcile's progress, on one line of a terminal (nothing elsewhere)."""
     seen = {"firebase": 0, "mongodb": 0}
 
     def progress(store: str, count: int) -> None:
@@ -136,32 +127,27 @@ async def _reconcile(service: AdminService, args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    report: ReconcileReport = await service.reconcile(fix=args.fix, actor=actor(), progress=progress)
-    if terminal:
-        print(file=sys.stderr)
-    summary = report.as_json()
-    if args.json:
-        print(json.dumps(summary))
+    return progress
+
+
+def _print_report(report: ReconcileReport, fixed: bool) -> None:
+    print(f"MongoDB users: {report.mongodb_users}   Firebase users: {report.firebase_users}")
+    for label, uids in (
+        ("missing in Firebase", report.missing_in_firebase),
+        ("missing in MongoDB", report.missing_in_mongodb),
+        ("differing", [drift.uid for drift in report.differing]),
+        ("pending first sign-in", report.pending_first_sign_in),
+    ):
+        print(f"{label + ':':<22}{len(uids):>6}  {' '.join(uids[:20])}")
+    if fixed:
+        print(f"fixed: {len(report.fixed)}   not fixable: {len(report.not_fixable)}")
+    if report.consistent:
+        print("consistent")
     else:
-        print(f"MongoDB users: {report.mongodb_users}   Firebase users: {report.firebase_users}")
-        for label, uids in (
-            ("missing in Firebase", report.missing_in_firebase),
-            ("missing in MongoDB", report.missing_in_mongodb),
-            ("differing", [d["uid"] for d in report.differing]),
-            ("pending first sign-in", report.pending_first_sign_in),
-        ):
-            print(f"{label + ':':<22}{len(uids):>6}  {' '.join(uids[:20])}")
-        if args.fix:
-            print(f"fixed: {len(report.fixed)}   not fixable: {len(report.not_fixable)}")
-        print(
-            "consistent"
-            if summary["consistent"]
-            else ("run with --fix to repair what can be repaired" if not args.fix else "see above")
-        )
-    return 0 if summary["consistent"] or args.fix else 1
+        print("see above" if fixed else "run with --fix to repair what can be repaired")
 
 
-COMMANDS: dict[str, Callable[[AdminService, argparse.Namespace], Awaitable[int]]] = {
+COMMANDS: dict[str, Command] = {
     "list": _list,
     "show": _one(lambda s, a: s.verify(a.ref)),
     "verify": _one(lambda s, a: s.verify(a.ref)),
@@ -188,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def add_commands(commands: Any) -> None:
+def add_commands(commands: Commands) -> None:
     admin = commands.add_parser("admin", help="verify and manage users (MongoDB + Firebase)")
     what = admin.add_subparsers(dest="what", required=True)
     users = what.add_parser("users", help="users").add_subparsers(dest="action", required=True)

@@ -10,12 +10,13 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from bridge.partners.config import PARTNER_ID_PATTERN, ConfigError, load_partners_file
 from bridge.store.api_keys import SCOPES
 
 if TYPE_CHECKING:
+    from bridge.app import Stores
     from bridge.store.api_keys import ApiKeys
 
 
@@ -56,17 +57,23 @@ def _check_partners(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
+async def _with_stores(action: Callable[[Stores], Awaitable[int]]) -> int:
+    """Run `action` on the MongoDB stores (the commands that need nothing else)."""
+    from bridge.app import open_stores
     from bridge.settings import Settings
-    from bridge.store.api_keys import ApiKeys
-    from bridge.store.mongo import open_client
 
-    settings = Settings()
-    client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
+    stores = open_stores(Settings())
     try:
-        return await action(ApiKeys(client[settings.mongodb_database]))
+        return await action(stores)
     finally:
-        await client.close()
+        await stores.client.close()
+
+
+async def _with_api_keys(action: Callable[[ApiKeys], Awaitable[int]]) -> int:
+    async def on_keys(stores: Stores) -> int:
+        return await action(stores.api_keys)
+
+    return await _with_stores(on_keys)
 
 
 def _api_keys_create(args: argparse.Namespace) -> int:
@@ -94,11 +101,11 @@ def _api_keys_list(args: argparse.Namespace) -> int:
     async def show(keys: ApiKeys) -> int:
         rows = [
             [
-                key["key_id"],
-                key["name"],
-                ",".join(key["scopes"]),
-                key["partner"] or "any",
-                f"revoked {key['revoked_at']:%Y-%m-%d %H:%M}" if key["revoked_at"] else "active",
+                key.key_id,
+                key.name,
+                ",".join(key.scopes),
+                key.partner or "any",
+                f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active",
             ]
             for key in await keys.list()
         ]
@@ -125,25 +132,18 @@ def _api_keys_revoke(args: argparse.Namespace) -> int:
 
 def _unlock(args: argparse.Namespace) -> int:
     """Clear the failed-login counters of a username or an address at one partner."""
-    from bridge.settings import Settings
-    from bridge.store.attempts import LoginAttempts, address_key, invalid_key, user_key
-    from bridge.store.mongo import open_client
+    from bridge.store.attempts import address_key, invalid_key, user_key
 
     keys = [user_key(args.partner, args.username)] if args.username is not None else []
     if args.address is not None:
         keys += [address_key(args.partner, args.address), invalid_key(args.partner, args.address)]
 
-    async def run() -> int:
-        settings = Settings()
-        client = open_client(settings.mongodb_uri, settings.mongodb_timeout_ms)
-        try:
-            cleared = await LoginAttempts(client[settings.mongodb_database]).unlock(keys)
-        finally:
-            await client.close()
+    async def run(stores: Stores) -> int:
+        cleared = await stores.login_attempts.unlock(keys)
         print(f"cleared {cleared} counter(s)")
         return 0
 
-    return asyncio.run(run())
+    return asyncio.run(_with_stores(run))
 
 
 def _partner_id(value: str) -> str:
@@ -155,13 +155,30 @@ def _partner_id(value: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bridge", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    _add_keys(commands)
+    _add_partners(commands)
+    _add_api_keys(commands)
+    _add_unlock(commands)
+    from bridge.cli.admin import add_commands
 
+    add_commands(commands)
+    return parser
+
+
+# What `add_subparsers` returns: where each command adds its parser.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_serve(commands: Commands) -> None:
     serve = commands.add_parser("serve", help="run the HTTP server (settings from BRIDGE_* env)")
     serve.add_argument("--host", help="overrides BRIDGE_HOST")
     serve.add_argument("--port", type=int, help="overrides BRIDGE_PORT")
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port (default 1)")
     serve.set_defaults(run=_serve)
 
+
+def _add_keys(commands: Commands) -> None:
     keys = commands.add_parser("keys", help="key material").add_subparsers(dest="what", required=True)
     account = keys.add_parser(
         "service-account", help="generate a local service-account key (emulator and tests only)"
@@ -170,12 +187,17 @@ def _parser() -> argparse.ArgumentParser:
     account.add_argument("--project", default="demo-bridge", help="Firebase project id")
     account.set_defaults(run=_service_account)
 
+
+def _add_partners(commands: Commands) -> None:
     partners = commands.add_parser("partners", help="partners file").add_subparsers(
         dest="what", required=True
     )
     check = partners.add_parser("check", help="validate a partners file and load its keys")
     check.add_argument("file", type=Path)
     check.set_defaults(run=_check_partners)
+
+
+def _add_api_keys(commands: Commands) -> None:
     api_keys = commands.add_parser(
         "api-keys", help="backend API keys (MongoDB from BRIDGE_MONGODB_URI)"
     ).add_subparsers(dest="what", required=True)
@@ -194,6 +216,9 @@ def _parser() -> argparse.ArgumentParser:
     revoke = api_keys.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
     revoke.set_defaults(run=_api_keys_revoke)
+
+
+def _add_unlock(commands: Commands) -> None:
     unlock = commands.add_parser(
         "unlock", help="let a locked-out username or address log in again at once (MongoDB from env)"
     )
@@ -202,10 +227,6 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--username", help="as the user types it (counted stripped, NFKC, case-folded)")
     who.add_argument("--address", help="a client address (as bridge sees it: see BRIDGE_TRUSTED_PROXIES)")
     unlock.set_defaults(run=_unlock)
-    from bridge.cli.admin import add_commands
-
-    add_commands(commands)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -178,6 +178,8 @@ class FirebaseAuth:
             user: auth.UserRecord = await self._run(self._client(tenant_id).get_user, uid)
         except auth.UserNotFoundError:
             return None
+        except ValueError as error:  # firebase-admin's own check of the uid (e.g. over 128 characters)
+            raise AuthRefusedInput(str(error)) from None
         return user
 
     async def set_custom_claims(
@@ -223,6 +225,8 @@ def _refused_as(token: str) -> Iterator[None]:
         raise IdTokenRejected(error.code, fingerprint(token)) from None
     except auth.UserNotFoundError:  # a valid ID token of a user deleted from Firebase since
         raise IdTokenRejected("UserNotFoundError", fingerprint(token)) from None
+    except AuthRefusedInput:  # its message may quote the token
+        raise IdTokenRejected("AuthRefusedInput", fingerprint(token)) from None
     except RecursionError:  # a header nested past the JSON parser's depth
         raise IdTokenRejected("RecursionError", fingerprint(token)) from None
 

@@ -3,13 +3,13 @@ custom token → ID token + refresh token, and refresh."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import jwt
-
+from bridge.identity import unverified_text_claim
+from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import SESSIONS
-from bridge.infra.outbound import Outbound, UpstreamError
+from bridge.infra.outbound import Answer, Outbound, UpstreamError
 
 TIMEOUT_SECONDS = 10
 
@@ -21,13 +21,8 @@ class Session:
     expires_in: int
     uid: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id_token": self.id_token,
-            "refresh_token": self.refresh_token,
-            "expires_in": self.expires_in,
-            "uid": self.uid,
-        }
+    def as_json(self) -> JsonObject:
+        return asdict(self)
 
 
 class SessionRejected(Exception):
@@ -71,10 +66,10 @@ class SessionApi:
             body["tenantId"] = tenant_id
         url = f"{self._identity_toolkit_url}/v1/accounts:signInWithCustomToken?key={self._key()}"
         try:
-            status, answer = await self._outbound.post_json(url, body, timeout_seconds=self._timeout)
+            reply = await self._outbound.send("POST", url, json=body, timeout_seconds=self._timeout)
         except UpstreamError as error:
             raise SessionsUnavailable(str(error)) from None
-        answer = _checked(status, answer, "sign_in")
+        answer = _checked(reply, "sign_in")
         id_token = _text(answer, "idToken")
         return Session(
             id_token=id_token,
@@ -87,10 +82,10 @@ class SessionApi:
         url = f"{self._secure_token_url}/v1/token?key={self._key()}"
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         try:
-            status, answer = await self._outbound.post_form(url, form, timeout_seconds=self._timeout)
+            reply = await self._outbound.send("POST", url, form=form, timeout_seconds=self._timeout)
         except UpstreamError as error:
             raise SessionsUnavailable(str(error)) from None
-        answer = _checked(status, answer, "refresh")
+        answer = _checked(reply, "refresh")
         return Session(
             id_token=_text(answer, "id_token"),
             refresh_token=_text(answer, "refresh_token"),
@@ -104,7 +99,8 @@ class SessionApi:
         return self._api_key
 
 
-def _checked(status: int, answer: Any, operation: str) -> dict[str, Any]:
+def _checked(reply: Answer, operation: str) -> dict[str, Any]:
+    status, answer = reply.status, reply.document
     if status == 200 and isinstance(answer, dict):
         SESSIONS.labels(operation, "ok").inc()
         return answer
@@ -118,11 +114,7 @@ def _checked(status: int, answer: Any, operation: str) -> dict[str, Any]:
 def _subject(id_token: str) -> str | None:
     """The uid in an ID token just received from the session API over TLS (read, not verified:
     whoever uses the ID token verifies it)."""
-    try:
-        subject = jwt.decode(id_token, options={"verify_signature": False}).get("sub")
-    except jwt.PyJWTError:
-        return None
-    return subject if isinstance(subject, str) else None
+    return unverified_text_claim(id_token, "sub")
 
 
 def _text(answer: dict[str, Any], name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,13 @@ class UpstreamError(Exception):
 
 class UpstreamTimeout(UpstreamError):
     """The remote service did not answer in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    document: Any  # the JSON answer, or None when the answer is not JSON
+    headers: Mapping[str, str]
 
 
 class Outbound:
@@ -48,72 +56,39 @@ class Outbound:
     async def get_json(
         self, url: str, *, timeout_seconds: float, max_bytes: int = MAX_RESPONSE_BYTES
     ) -> tuple[Any, Mapping[str, str]]:
-        """GET a JSON document (redirects are not followed); returns (document, headers)."""
-        status, document, headers = await self._request("GET", url, None, timeout_seconds, max_bytes)
-        if status != 200:
-            raise UpstreamError(f"GET {_without_query(url)} answered {status}")
-        return document, headers
+        """GET a JSON document (redirects are not followed); returns (document, headers). Any
+        answer but 200 is an UpstreamError."""
+        answer = await self.send("GET", url, timeout_seconds=timeout_seconds, max_bytes=max_bytes)
+        if answer.status != 200:
+            raise UpstreamError(f"GET {_without_query(url)} answered {answer.status}")
+        return answer.document, answer.headers
 
-    async def post_json(
-        self,
-        url: str,
-        body: Mapping[str, Any],
-        *,
-        timeout_seconds: float,
-        max_bytes: int = MAX_RESPONSE_BYTES,
-    ) -> tuple[int, Any]:
-        """POST JSON; returns (status, JSON answer or None when the answer is not JSON)."""
-        status, document, _ = await self._request("POST", url, body, timeout_seconds, max_bytes)
-        return status, document
-
-    async def request_json(
+    async def send(
         self,
         method: str,
         url: str,
-        body: Mapping[str, Any] | None,
         *,
-        headers: Mapping[str, str],
-        timeout_seconds: float,
-        max_bytes: int = MAX_RESPONSE_BYTES,
-    ) -> tuple[int, Any, Mapping[str, str]]:
-        """Any JSON request with extra headers; returns (status, JSON answer or None, headers)."""
-        return await self._request(method, url, body, timeout_seconds, max_bytes, headers=headers)
-
-    async def post_form(
-        self,
-        url: str,
-        form: Mapping[str, str],
-        *,
-        timeout_seconds: float,
-        max_bytes: int = MAX_RESPONSE_BYTES,
-    ) -> tuple[int, Any]:
-        """POST application/x-www-form-urlencoded; returns (status, JSON answer or None)."""
-        status, document, _ = await self._request("POST", url, form, timeout_seconds, max_bytes, form=True)
-        return status, document
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        body: Mapping[str, Any] | None,
-        timeout_seconds: float,
-        max_bytes: int,
-        form: bool = False,
+        json: Mapping[str, Any] | None = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any, Mapping[str, str]]:
+        timeout_seconds: float,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> Answer:
+        """One request with a JSON body, a form body (application/x-www-form-urlencoded) or none;
+        redirects are not followed. Raises UpstreamTimeout / UpstreamError when no answer came."""
         where = f"{method} {_without_query(url)}"  # query strings may hold keys: never in messages
         try:
             async with self.session.request(
                 method,
                 url,
-                json=None if form else body,
-                data=body if form else None,
+                json=json,
+                data=form,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout_seconds),
                 headers={"Accept": "application/json", **(headers or {})},
             ) as response:
                 raw = await _read_capped(response, max_bytes, where)
-                return response.status, _json_or_none(raw), dict(response.headers)
+                return Answer(response.status, _json_or_none(raw), dict(response.headers))
         except TimeoutError:
             raise UpstreamTimeout(f"{where} timed out after {timeout_seconds} s") from None
         except aiohttp.ClientError as error:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -19,25 +20,42 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from bridge.identity import RESERVED_CLAIMS
+from bridge.identity import ClaimRule, ScalarClaim, reserved_claim_names
+from bridge.infra.outbound import Outbound
+from bridge.partners.base import (
+    Credential,
+    CredentialIncomplete,
+    PartnerToken,
+    PasswordLogin,
+    Presented,
+    Verifier,
+)
+from bridge.partners.checks import (
+    EC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    RSA_ALGORITHMS,
+    SUPPORTED_ALGORITHMS,
+    HttpsUrl,
+    is_loopback,
+)
+from bridge.partners.checks import ConfigError as ConfigError  # re-exported: the partners file's error
+from bridge.partners.claims import IdentityPaths
+from bridge.partners.jwks import JwksKeySet, TrustedKey
+from bridge.partners.jwt_token import JwtVerifier, SingleKey
+from bridge.partners.keys import load_verification_key
+from bridge.partners.oidc import OidcDiscovery
+from bridge.partners.password import PasswordVerifier
+from bridge.store.attempts import Counter, address_key, user_key
 
 PARTNER_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,31}$"
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
-EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
-SUPPORTED_ALGORITHMS = HMAC_ALGORITHMS | RSA_ALGORITHMS | EC_ALGORITHMS
-
 ClaimValue = str | int | float | bool
-
-
-class ConfigError(Exception):
-    """The configuration is wrong; the message says where and why."""
 
 
 # Paths bridge serves itself: a partner route may not be one of them, nor lie under the prefixes.
@@ -55,7 +73,7 @@ def _check_origin(value: str) -> str:
         raise ValueError("'*' is not allowed: list each origin (scheme://host[:port])")
     if not _ORIGIN.fullmatch(value):
         raise ValueError(f"{value!r} is not an origin: scheme://host[:port], no path")
-    if value.startswith("http://") and not _is_loopback(urlsplit(value).hostname):
+    if value.startswith("http://") and not is_loopback(urlsplit(value).hostname):
         raise ValueError(f"{value!r}: http origins are allowed only for loopback addresses")
     return value.lower()
 
@@ -100,18 +118,22 @@ class RouteConfig(BaseModel):
             raise ValueError("two fields cannot share one request name")
         return value
 
-    def field_names(self, password: bool) -> dict[str, str]:
-        """bridge's field -> the request's field, defaults filled in per contract."""
+    def field_names(self, wanted: tuple[str, ...]) -> dict[str, str]:
+        """bridge's field -> the request's field for the `wanted` credential fields, defaults
+        filled in per contract."""
         username = {"flutterflow": "email", "strapi": "identifier"}.get(self.contract, "username")
-        defaults = {"username": username, "password": "password"} if password else {"token": "token"}
-        wanted = {"username", "password"} if password else {"token"}
-        return {name: self.fields.get(name, default) for name, default in defaults.items() if name in wanted}
+        defaults = {"username": username, "password": "password", "token": "token"}
+        return {name: self.fields.get(name, defaults[name]) for name in wanted}
 
 
-class PartnerBase(BaseModel):
-    """What every kind of partner shares: how its users become Firebase users."""
+class PartnerBase(BaseModel, ABC):
+    """What every kind of partner shares: how its users become Firebase users. Each kind says how
+    it behaves (the credential it takes, its verifier, redirect and admin rules): chosen once, when
+    the partners file is parsed, by the class its `kind` names."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # The request fields its credential is made of (bridge's names; a route may rename them).
+    credential_fields: ClassVar[tuple[str, ...]]
 
     display_name: str | None = None
     # The Firebase uid; `{partner}` and `{external_id}` are replaced. Over 128 characters it is
@@ -155,30 +177,58 @@ class PartnerBase(BaseModel):
     @field_validator("claims", "static_claims")
     @classmethod
     def _no_reserved_claims(cls, value: dict[str, Any]) -> dict[str, Any]:
-        reserved = sorted(set(value) & RESERVED_CLAIMS)
+        reserved = reserved_claim_names(value)
         if reserved:
             raise ValueError(f"reserved claim names cannot be used: {', '.join(reserved)}")
         return value
 
+    # --- behaviour every kind defines ---------------------------------------------------------
+    @abstractmethod
+    def build_verifier(self, partner_id: str, outbound: Outbound) -> Verifier:
+        """The verifier of this partner's credentials (keys are loaded here: ConfigError)."""
 
-ScalarClaim = str | int | bool
+    @abstractmethod
+    def credential_from(self, presented: Presented) -> Credential:
+        """The credential a request presents, or CredentialIncomplete saying what to send."""
 
+    @property
+    @abstractmethod
+    def identity_paths(self) -> IdentityPaths:
+        """Where this partner's credentials name the user."""
 
-def _is_loopback(host: str | None) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1", "[::1]")
+    # --- behaviour with a default most kinds keep ---------------------------------------------
+    @property
+    def is_single_use(self) -> bool:
+        """Each credential is accepted once (its `jti` is remembered)."""
+        return False
 
+    @property
+    def token_leeway_seconds(self) -> int:
+        return 0
 
-def require_https_url(value: str) -> str:
-    """https everywhere; plain http only to this machine (local stand-ins and tests)."""
-    url = urlsplit(value)
-    if not url.netloc or url.scheme not in ("https", "http"):
-        raise ValueError("must be an absolute http(s) URL")
-    if url.scheme == "http" and not _is_loopback(url.hostname):
-        raise ValueError("must use https (http is allowed only for loopback addresses)")
-    return value
+    @property
+    def admin_requirements(self) -> Mapping[str, ClaimRule]:
+        """Claims that make this partner's token an admin credential; empty: it grants none."""
+        return {}
 
+    def redirect_rules(self) -> JwtRules | None:
+        """The browser redirect login's rules; None: this kind has no redirect login."""
+        return None
 
-HttpsUrl = Annotated[str, AfterValidator(require_https_url)]
+    def failure_counters(self, partner_id: str, credential: Credential, client_address: str) -> list[Counter]:
+        """Counters a failed verification of `credential` adds to, reserved before it is verified."""
+        return []
+
+    def relaxed_claims(self) -> list[str]:
+        """The require_* settings turned off (logged at start-up, never silent)."""
+        return []
+
+    def with_paths_resolved(self, base_dir: Path) -> Self:
+        """This partner with relative file paths resolved against the partners file's folder."""
+        return self
+
+    def check_keys(self, partner_id: str) -> None:
+        """Load the keys this partner configures itself (ConfigError if one is bad)."""
 
 
 class JwtRules(PartnerBase):
@@ -246,6 +296,45 @@ class JwtRules(PartnerBase):
             return []
         return [self.audience] if isinstance(self.audience, str) else list(self.audience)
 
+    credential_fields: ClassVar[tuple[str, ...]] = ("token",)
+
+    def credential_from(self, presented: Presented) -> Credential:
+        if presented.username is not None or presented.password is not None:
+            raise CredentialIncomplete(f"{presented.who} takes a `token`, not a username and password.")
+        token, header_token = presented.token, presented.bearer
+        if token and header_token and token != header_token:
+            raise CredentialIncomplete("Send the token in the body or in the Authorization header, not both.")
+        if not (token or header_token):
+            raise CredentialIncomplete(
+                f"A token is required (body field `{presented.name('token')}` or `Authorization: Bearer`)."
+            )
+        return PartnerToken(token or header_token or "")
+
+    @property
+    def identity_paths(self) -> IdentityPaths:
+        return IdentityPaths(
+            user_id=self.user_id_claim,
+            email=self.email_claim,
+            name=self.name_claim,
+            id_is_email=self.user_id_claim in (self.email_claim, "email"),
+            casefold_email_local_part=self.casefold_email_local_part,
+        )
+
+    @property
+    def is_single_use(self) -> bool:
+        return self.single_use
+
+    @property
+    def token_leeway_seconds(self) -> int:
+        return self.leeway_seconds
+
+    @property
+    def admin_requirements(self) -> Mapping[str, ClaimRule]:
+        return self.admin_claims
+
+    def redirect_rules(self) -> JwtRules:
+        return self
+
     @model_validator(mode="after")
     def _issuer_and_audience_present(self) -> JwtRules:
         if self.require_issuer and self.issuer is None:
@@ -308,6 +397,35 @@ class JwtPartnerConfig(JwtRules, KeySetRules):
             )
         return self
 
+    def build_verifier(self, partner_id: str, outbound: Outbound) -> Verifier:
+        if self.jwks_url is None:
+            key = load_verification_key(partner_id, self)
+            return JwtVerifier(partner_id, self, SingleKey(TrustedKey(None, key, frozenset(self.algorithms))))
+        url = self.jwks_url
+
+        async def fixed_url() -> str:
+            return url
+
+        return JwtVerifier(
+            partner_id, self, JwksKeySet(partner_id, fixed_url, self, self.algorithms, outbound)
+        )
+
+    def relaxed_claims(self) -> list[str]:
+        required = {"require_issuer": self.require_issuer, "require_audience": self.require_audience}
+        return [name for name, on in required.items() if not on]
+
+    def with_paths_resolved(self, base_dir: Path) -> Self:
+        relative = {
+            name: base_dir / value
+            for name, value in (("secret_file", self.secret_file), ("public_key_file", self.public_key_file))
+            if value is not None and not value.is_absolute()
+        }
+        return self.model_copy(update=relative)
+
+    def check_keys(self, partner_id: str) -> None:
+        if self.jwks_url is None:  # a published key set is fetched on first use, not here
+            load_verification_key(partner_id, self)
+
 
 class OidcPartnerConfig(JwtRules, KeySetRules):
     """An OpenID Connect provider, configured by its issuer: its ID tokens are the credentials.
@@ -325,6 +443,12 @@ class OidcPartnerConfig(JwtRules, KeySetRules):
         if not (self.require_issuer and self.require_audience):
             raise ValueError("require_issuer / require_audience = false is never allowed for OIDC providers")
         return self
+
+    def build_verifier(self, partner_id: str, outbound: Outbound) -> Verifier:
+        discovery = OidcDiscovery(self.issuer, outbound, self.fetch_timeout_seconds)
+        return JwtVerifier(
+            partner_id, self, JwksKeySet(partner_id, discovery.jwks_uri, self, self.algorithms, outbound)
+        )
 
 
 class PasswordPartnerConfig(PartnerBase):
@@ -350,22 +474,65 @@ class PasswordPartnerConfig(PartnerBase):
     max_username_length: int = Field(256, ge=1, le=1024)
     max_password_length: int = Field(1024, ge=8, le=8192)
 
+    credential_fields: ClassVar[tuple[str, ...]] = ("username", "password")
 
+    def build_verifier(self, partner_id: str, outbound: Outbound) -> Verifier:
+        return PasswordVerifier(partner_id, self, outbound)
+
+    def credential_from(self, presented: Presented) -> Credential:
+        username, password = presented.username, presented.password
+        if username is None or password is None or presented.token is not None:
+            raise CredentialIncomplete(
+                f"{presented.who} takes `{presented.name('username')}` and `{presented.name('password')}`."
+            )
+        return PasswordLogin(username, password)
+
+    @property
+    def identity_paths(self) -> IdentityPaths:
+        return IdentityPaths(
+            user_id=self.user_id_path,
+            email=self.email_path,
+            name=self.name_path,
+            id_is_email=self.user_id_path == self.email_path,
+            casefold_email_local_part=self.casefold_email_local_part,
+        )
+
+    def failure_counters(self, partner_id: str, credential: Credential, client_address: str) -> list[Counter]:
+        """Failed logins per username and per client address: reserved before the password is
+        relayed, so at most max_failures_per_user checks per window reach the partner."""
+        if not isinstance(credential, PasswordLogin):
+            return []
+        window = self.failure_window_seconds
+        return [
+            Counter(user_key(partner_id, credential.username), self.max_failures_per_user, window),
+            Counter(address_key(partner_id, client_address), self.max_failures_per_address, window),
+        ]
+
+
+PartnerConfig = JwtPartnerConfig | OidcPartnerConfig | PasswordPartnerConfig
+# The partners file's tables: the class is chosen by the table's `kind`.
+_PARTNER_TABLE: TypeAdapter[PartnerConfig] = TypeAdapter(
+    Annotated[PartnerConfig, Field(discriminator="kind")]
+)
 # Every kind of partner, by the value of its `kind` field.
 PARTNER_KINDS: dict[str, type[PartnerBase]] = {
     "jwt": JwtPartnerConfig,
     "oidc": OidcPartnerConfig,
     "password": PasswordPartnerConfig,
 }
-PartnerConfig = JwtPartnerConfig | OidcPartnerConfig | PasswordPartnerConfig
+_KIND_ERRORS = frozenset({"union_tag_not_found", "union_tag_invalid"})
 
 
 def _field_errors(partner_id: str, error: ValidationError) -> list[str]:
     messages = []
     for e in error.errors(include_input=False):
         where = f"partner {partner_id!r}"
-        if e["loc"]:
-            where += f", field {'.'.join(str(part) for part in e['loc'])!r}"
+        if e["type"] in _KIND_ERRORS:
+            messages.append(f"{where}, field 'kind': must be one of {', '.join(PARTNER_KINDS)}")
+            continue
+        location = e["loc"][1:]  # the first part is the kind that was chosen
+        if location:
+            where += f", field {'.'.join(str(part) for part in location)!r}"
         messages.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
     return messages
 
@@ -375,15 +542,11 @@ def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig
         raise ConfigError(f"partner {partner_id!r}: ids are 1-32 of a-z, 0-9, '-' and '_'")
     if not isinstance(table, dict):
         raise ConfigError(f"partner {partner_id!r}: must be a table")
-    model = PARTNER_KINDS.get(table.get("kind", ""))
-    if model is None:
-        raise ConfigError(f"partner {partner_id!r}, field 'kind': must be one of {', '.join(PARTNER_KINDS)}")
     try:
-        config = model.model_validate(table)
+        config = _PARTNER_TABLE.validate_python(table)
     except ValidationError as error:
         raise ConfigError("; ".join(_field_errors(partner_id, error))) from None
-    assert isinstance(config, JwtPartnerConfig | OidcPartnerConfig | PasswordPartnerConfig)
-    return config.model_copy(update=_resolved_paths(config, base_dir))
+    return config.with_paths_resolved(base_dir)
 
 
 def parse_partners(data: dict[str, Any], source: str, base_dir: Path) -> dict[str, PartnerConfig]:
@@ -421,28 +584,20 @@ def _route_problems(parsed: dict[str, PartnerConfig]) -> list[str]:
         if route.path in owners:
             problems.append(f"{where}: path {route.path} is already partner {owners[route.path]!r}'s route")
         owners.setdefault(route.path, partner_id)
-        password = isinstance(config, PasswordPartnerConfig)
-        if route.contract == "redirect" and password:
+        redirect = config.redirect_rules()
+        if route.contract == "redirect" and redirect is None:
             problems.append(f"{where}: the redirect contract needs a jwt or oidc partner")
         if route.contract == "redirect" and route.fields:
             problems.append(f"{where}: the redirect contract takes token_param, not fields")
-        if getattr(config, "token_param", None) == "redirect":
+        if redirect is not None and redirect.token_param == "redirect":
             problems.append(f"partner {partner_id!r}, field 'token_param': 'redirect' names the target")
         if route.contract == "bridge" and "session" in route.fields.values():
             problems.append(f"{where}: 'session' is the bridge contract's own field; pick another name")
-        unusable = sorted(set(route.fields) - set(route.field_names(password)))
+        unusable = sorted(set(route.fields) - set(config.credential_fields))
         if unusable:
-            kind = "password" if password else "token"
+            kind = "password" if "password" in config.credential_fields else "token"
             problems.append(f"{where}: {', '.join(unusable)} cannot be used by a {kind} partner")
     return problems
-
-
-def _resolved_paths(config: PartnerBase, base_dir: Path) -> dict[str, Path]:
-    return {
-        name: base_dir / value
-        for name in ("secret_file", "public_key_file")
-        if isinstance(value := getattr(config, name, None), Path) and not value.is_absolute()
-    }
 
 
 def load_partners_file(path: Path) -> dict[str, PartnerConfig]:

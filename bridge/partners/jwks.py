@@ -19,16 +19,19 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
 from bridge.infra.metrics import JWKS_FETCHES
 from bridge.infra.outbound import Outbound, UpstreamError
-from bridge.partners.base import CredentialRejected, KeysUnavailable
-from bridge.partners.config import RSA_ALGORITHMS, KeySetRules
+from bridge.partners.base import CredentialRejected, KeysUnavailable, RejectReason
+from bridge.partners.checks import RSA_ALGORITHMS
 from bridge.partners.keys import VerificationKey
+
+if TYPE_CHECKING:
+    from bridge.partners.config import KeySetRules
 
 log = logging.getLogger("bridge.jwks")
 
@@ -128,7 +131,8 @@ class JwksKeySet:
             raise KeysUnavailable(f"partner {self._partner_id!r}: no key set could be fetched yet")
         # The kid is the presenter's text: only a fingerprint of it is logged (sha256, 8 hex).
         raise CredentialRejected(
-            f"no trusted key matches kid sha256:{kid_fingerprint(kid)}" if kid else "token has no kid"
+            f"no trusted key matches kid sha256:{kid_fingerprint(kid)}" if kid else "token has no kid",
+            RejectReason.UNKNOWN_KEY,
         )
 
     def _lookup(self, kid: str | None) -> TrustedKey | None:

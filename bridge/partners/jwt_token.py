@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jwt
 
-from bridge.identity import ExternalIdentity, claim_value, normalised_email
+from bridge.identity import ExternalIdentity, unmatched_claim
 from bridge.partners.base import (
     Credential,
+    CredentialExpired,
     CredentialRejected,
     KeysUnavailable,
     PartnerToken,
+    RejectReason,
     WrongCredentialKind,
 )
-from bridge.partners.config import JwtRules
+from bridge.partners.claims import identity_from
 from bridge.partners.jwks import TrustedKey
 
-MAX_EXTERNAL_ID_LENGTH = 1024
-MAX_EMAIL_LENGTH = 320
-MAX_NAME_LENGTH = 256
+if TYPE_CHECKING:
+    from bridge.partners.config import JwtRules
+
 MAX_JTI_LENGTH = 256
 # exp/nbf/iat are JSON numbers (RFC 7519 NumericDate) and must name an instant a datetime can hold
 # (before year 10000): `exp` = 10**12 would overflow where the expiry is stored (single-use tokens).
@@ -38,12 +40,33 @@ KNOWN_ALGORITHMS = frozenset(
 _QUOTING_ERRORS = ("critical extension",)
 
 
-def library_reason(error: jwt.PyJWTError) -> str:
-    """A log-safe reason for a PyJWT error: its type, and its text unless that quotes the token."""
+# PyJWT's error types by reason code; a subclass is looked up before its base (MRO order).
+_LIBRARY_CODES: dict[type[jwt.PyJWTError], RejectReason] = {
+    jwt.ImmatureSignatureError: RejectReason.NOT_YET_VALID,
+    jwt.InvalidIssuerError: RejectReason.ISSUER,
+    jwt.InvalidAudienceError: RejectReason.AUDIENCE,
+    jwt.MissingRequiredClaimError: RejectReason.MISSING_CLAIM,
+    jwt.InvalidIssuedAtError: RejectReason.CLAIMS,
+    jwt.InvalidAlgorithmError: RejectReason.ALGORITHM,
+    jwt.InvalidSignatureError: RejectReason.SIGNATURE,
+    jwt.DecodeError: RejectReason.MALFORMED,
+}
+
+
+def library_rejection(error: jwt.PyJWTError) -> CredentialRejected:
+    """The refusal for a PyJWT error: a reason code by its type, and a log-safe text (its type, and
+    its message unless that quotes the token)."""
     text = str(error)
     if any(marker in text.lower() for marker in _QUOTING_ERRORS):
         text = "crit header names an extension that is not understood"
-    return f"{type(error).__name__}: {text}"
+        return CredentialRejected(f"{type(error).__name__}: {text}", RejectReason.HEADER)
+    detail = f"{type(error).__name__}: {text}"
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return CredentialExpired(detail)
+    code = next(
+        (_LIBRARY_CODES[kind] for kind in type(error).__mro__ if kind in _LIBRARY_CODES), RejectReason.INVALID
+    )
+    return CredentialRejected(detail, code)
 
 
 class KeySource(Protocol):
@@ -84,19 +107,25 @@ class JwtVerifier:
             required.append("jti")
         self._jwt = jwt.PyJWT(options={"require": required})
 
-    async def verify(self, credential: Credential) -> ExternalIdentity:
+    def precheck(self, credential: Credential) -> None:
         if not isinstance(credential, PartnerToken):
             raise WrongCredentialKind("this partner accepts a token")
+
+    async def verify(self, credential: Credential) -> ExternalIdentity:
+        self.precheck(credential)
+        assert isinstance(credential, PartnerToken)
         claims = await self.decode(credential.token)
         return self.identity_from(claims)
 
     async def decode(self, token: str) -> dict[str, Any]:
         if len(token) > self._rules.max_token_bytes:
-            raise CredentialRejected(f"token is longer than {self._rules.max_token_bytes} bytes")
+            raise CredentialRejected(
+                f"token is longer than {self._rules.max_token_bytes} bytes", RejectReason.MALFORMED
+            )
         if not token.isascii():  # a JWT is ASCII; other header bytes arrive as surrogates
-            raise CredentialRejected("token is not ASCII")
+            raise CredentialRejected("token is not ASCII", RejectReason.MALFORMED)
         header = self._checked_header(token)
-        key = await self._keys.key_for(header.get("kid") if isinstance(header.get("kid"), str) else None)
+        key = await self._keys.key_for(_kid(header))
         try:
             claims: dict[str, Any] = self._jwt.decode(
                 token,
@@ -111,9 +140,9 @@ class JwtVerifier:
                 },
             )
         except jwt.PyJWTError as error:
-            raise CredentialRejected(library_reason(error)) from None
+            raise library_rejection(error) from None
         except RecursionError:  # a signed payload nested past the JSON parser's depth
-            raise CredentialRejected("payload is nested too deeply") from None
+            raise CredentialRejected("payload is nested too deeply", RejectReason.MALFORMED) from None
         _check_time_claims(claims)
         self._check_optional_iss_aud(claims)
         self._check_claim_rules(claims)
@@ -124,11 +153,13 @@ class JwtVerifier:
         that carries them must still match what is configured."""
         rules = self._rules
         if not rules.require_issuer and "iss" in claims and claims["iss"] != rules.issuer:
-            raise CredentialRejected("InvalidIssuerError: token has an unexpected iss")
+            raise CredentialRejected("InvalidIssuerError: token has an unexpected iss", RejectReason.ISSUER)
         if not rules.require_audience and "aud" in claims:
             present = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
             if not set(map(str, present)) & set(self._audiences):
-                raise CredentialRejected("InvalidAudienceError: token has an unexpected aud")
+                raise CredentialRejected(
+                    "InvalidAudienceError: token has an unexpected aud", RejectReason.AUDIENCE
+                )
 
     async def signed_claims(self, token: str) -> dict[str, Any] | None:
         """The claims of a token whose signature verifies with this partner's key, even if it is
@@ -138,7 +169,7 @@ class JwtVerifier:
             return None
         try:
             header = self._checked_header(token)
-            key = await self._keys.key_for(header.get("kid") if isinstance(header.get("kid"), str) else None)
+            key = await self._keys.key_for(_kid(header))
             claims: dict[str, Any] = jwt.PyJWT().decode(
                 token,
                 key.key,
@@ -159,17 +190,19 @@ class JwtVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
-            raise CredentialRejected(library_reason(error)) from None
+            raise library_rejection(error) from None
         except RecursionError:  # `[[[[…` in the header: json.loads gives up before anything else
-            raise CredentialRejected("header is nested too deeply") from None
+            raise CredentialRejected("header is nested too deeply", RejectReason.MALFORMED) from None
         if header.get("alg") not in self._rules.algorithms:
             # Only a known algorithm name is logged: the header is the presenter's text.
             named = header.get("alg") if header.get("alg") in KNOWN_ALGORITHMS else "(unknown)"
-            raise CredentialRejected(f"algorithm {named!r} is not allowed")
+            raise CredentialRejected(f"algorithm {named!r} is not allowed", RejectReason.ALGORITHM)
         if "crit" in header:
-            raise CredentialRejected("token has a crit header; no extension is understood")
+            raise CredentialRejected(
+                "token has a crit header; no extension is understood", RejectReason.HEADER
+            )
         if self._rules.typ is not None and str(header.get("typ", "")).lower() != self._rules.typ.lower():
-            raise CredentialRejected(f"header typ is not {self._rules.typ!r}")
+            raise CredentialRejected(f"header typ is not {self._rules.typ!r}", RejectReason.HEADER)
         return header
 
     def _check_claim_rules(self, claims: dict[str, Any]) -> None:
@@ -177,34 +210,36 @@ class JwtVerifier:
         if rules.max_token_age_seconds is not None:
             age = time.time() - float(claims["iat"])
             if age > rules.max_token_age_seconds + rules.leeway_seconds:
-                raise CredentialRejected(f"token is older than {rules.max_token_age_seconds} s")
-        for name, expected in rules.required_claims.items():
-            value = claim_value(claims, name)
-            allowed = expected if isinstance(expected, list) else [expected]
-            if value is None or isinstance(value, dict | list) or not _one_of(value, allowed):
-                raise CredentialRejected(f"required claim {name!r} does not match")
+                raise CredentialRejected(
+                    f"token is older than {rules.max_token_age_seconds} s", RejectReason.CLAIMS
+                )
+        unmatched = unmatched_claim(claims, rules.required_claims)
+        if unmatched is not None:
+            raise CredentialRejected(f"required claim {unmatched!r} does not match", RejectReason.CLAIMS)
         if rules.single_use:
             jti = claims.get("jti")
             if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
-                raise CredentialRejected("jti must be a non-empty string for single-use tokens")
+                raise CredentialRejected(
+                    "jti must be a non-empty string for single-use tokens", RejectReason.CLAIMS
+                )
 
     def identity_from(self, claims: dict[str, Any]) -> ExternalIdentity:
         rules = self._rules
-        email = optional_text(claims, rules.email_claim, MAX_EMAIL_LENGTH)
-        user_id = external_id(claims, rules.user_id_claim)
-        id_is_email = rules.user_id_claim in (rules.email_claim, "email")
+        paths = rules.identity_paths
+        identity = identity_from(self._partner_id, paths, claims, claims)
         if rules.require_email_verified and claims.get("email_verified") is not True:
-            email_used = id_is_email or email is not None or rules.email_claim in rules.claims.values()
+            email_used = (
+                paths.id_is_email or identity.email is not None or rules.email_claim in rules.claims.values()
+            )
             if email_used:
-                raise CredentialRejected("email_verified is not true")
-        fold = rules.casefold_email_local_part
-        return ExternalIdentity(
-            partner=self._partner_id,
-            external_id=normalised_email(user_id, fold) if id_is_email else user_id,
-            email=normalised_email(email, fold) if email is not None else None,
-            display_name=optional_text(claims, rules.name_claim, MAX_NAME_LENGTH),
-            claims=claims,
-        )
+                raise CredentialRejected("email_verified is not true", RejectReason.IDENTITY)
+        return identity
+
+
+def _kid(header: dict[str, Any]) -> str | None:
+    """The header's `kid` when it is a string: only a lookup key among trusted keys."""
+    kid = header.get("kid")
+    return kid if isinstance(kid, str) else None
 
 
 def _check_time_claims(claims: dict[str, Any]) -> None:
@@ -215,29 +250,6 @@ def _check_time_claims(claims: dict[str, Any]) -> None:
             continue
         value = claims[name]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CredentialRejected(f"claim {name!r} is not a JSON number")
+            raise CredentialRejected(f"claim {name!r} is not a JSON number", RejectReason.CLAIMS)
         if not (math.isfinite(value) and 0 <= value <= MAX_NUMERIC_DATE):
-            raise CredentialRejected(f"claim {name!r} is out of range")
-
-
-def _one_of(value: Any, allowed: list[Any]) -> bool:
-    # bool is an int in Python: compare types too, so `true` never matches `1`.
-    return any(type(value) is type(option) and value == option for option in allowed)
-
-
-def external_id(claims: dict[str, Any], name: str) -> str:
-    value = claim_value(claims, name)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise CredentialRejected(f"user-id claim {name!r} is missing or not a string")
-    if len(value) > MAX_EXTERNAL_ID_LENGTH:
-        raise CredentialRejected(f"user-id claim {name!r} is over {MAX_EXTERNAL_ID_LENGTH} chars")
-    return value
-
-
-def optional_text(claims: dict[str, Any], name: str | None, limit: int) -> str | None:
-    value = claim_value(claims, name) if name else None
-    if isinstance(value, str) and 0 < len(value) <= limit:
-        return value
-    return None
+            raise CredentialRejected(f"claim {name!r} is out of range", RejectReason.CLAIMS)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from bridge.partners.config import EC_ALGORITHMS, ConfigError, JwtPartnerConfig, PartnerConfig
+from bridge.partners.checks import EC_ALGORITHMS, ConfigError
+
+if TYPE_CHECKING:
+    from bridge.partners.config import JwtPartnerConfig, PartnerConfig
 
 MIN_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
@@ -35,8 +39,7 @@ def check_partner_keys(configs: Mapping[str, PartnerConfig]) -> None:
     """Load every configured secret and PEM key once, as start-up does (ConfigError if one is bad).
     Keys published at a JWKS URL are fetched on first use, not here."""
     for partner_id, config in configs.items():
-        if isinstance(config, JwtPartnerConfig) and config.jwks_url is None:
-            load_verification_key(partner_id, config)
+        config.check_keys(partner_id)
 
 
 def _fail(partner_id: str, field: str, message: str) -> ConfigError:

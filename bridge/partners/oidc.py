@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from bridge.infra.outbound import Outbound
-from bridge.partners.config import require_https_url
+from bridge.partners.checks import require_https_url
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 REDISCOVER_AFTER_SECONDS = 86400

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -26,8 +25,10 @@ import google.auth.transport.requests
 from firebase_admin import credentials
 from google.oauth2 import service_account
 
+from bridge.infra.backoff import jittered
+from bridge.infra.json_value import JsonObject
 from bridge.infra.metrics import FCM_OAUTH_FAILURES
-from bridge.infra.outbound import Outbound, UpstreamError
+from bridge.infra.outbound import Answer, Outbound, UpstreamError
 
 log = logging.getLogger("bridge.fcm")
 
@@ -127,29 +128,24 @@ def _error_code(answer: Any) -> tuple[str, bool]:
     return code, names_token
 
 
+def messages_url(base_url: str, project_id: str) -> str:
+    """FCM HTTP v1's send endpoint for a project."""
+    return f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
+
+
+@dataclass(frozen=True, slots=True)
 class FcmSender:
-    def __init__(
-        self,
-        outbound: Outbound,
-        base_url: str,
-        project_id: str,
-        tokens: AccessTokens,
-        max_attempts: int = 5,
-        backoff_seconds: float = 0.5,
-        max_backoff_seconds: float = 30.0,
-        timeout_seconds: float = 10.0,
-    ) -> None:
-        self._outbound = outbound
-        self._url = f"{base_url.rstrip('/')}/v1/projects/{project_id}/messages:send"
-        self._tokens = tokens
-        self._max_attempts = max_attempts
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
-        self._timeout = timeout_seconds
+    outbound: Outbound
+    url: str  # messages_url(…)
+    tokens: AccessTokens
+    max_attempts: int = 5
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 30.0
+    timeout_seconds: float = 10.0
 
     async def send(
         self,
-        message: dict[str, Any],
+        message: JsonObject,
         token: str,
         *,
         dry_run: bool = False,
@@ -157,39 +153,40 @@ class FcmSender:
     ) -> SendOutcome:
         """Send, retrying 429/5xx/no answer. `still_held` is asked before every retry: when it
         says no (the worker lost the delivery's lease meanwhile), the send is `abandoned`."""
-        body: dict[str, Any] = {"message": {**message, "token": token}}
+        body: JsonObject = {"message": {**message, "token": token}}
         if dry_run:
             body["validate_only"] = True
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.max_attempts + 1):
             if attempt > 1 and still_held is not None and not still_held():
                 return SendOutcome("abandoned", error="LEASE_LOST", attempts=attempt - 1)
-            status, answer, headers = await self._post(body)
-            if status == 200 and isinstance(answer, dict):
-                return SendOutcome("sent", message_id=answer.get("name"), attempts=attempt)
-            code, names_token = _error_code(answer)
+            reply = await self._post(body)
+            status = reply.status
+            if status == 200 and isinstance(reply.document, dict):
+                return SendOutcome("sent", message_id=reply.document.get("name"), attempts=attempt)
+            code, names_token = _error_code(reply.document)
             if status == 404 or code == "UNREGISTERED" or (code == "INVALID_ARGUMENT" and names_token):
                 return SendOutcome("pruned", error=code, attempts=attempt)
             if status not in RETRYABLE:
                 return SendOutcome("failed", error=code, attempts=attempt)
-            if attempt == self._max_attempts:
+            if attempt == self.max_attempts:
                 return SendOutcome("retry", error=code if status else "UNREACHABLE", attempts=attempt)
-            await asyncio.sleep(self._delay(attempt, headers))
+            await asyncio.sleep(self._delay(attempt, reply.headers))
         raise AssertionError("unreachable")
 
-    async def _post(self, body: dict[str, Any]) -> tuple[int, Any, dict[str, str] | Any]:
-        headers = {"Authorization": f"Bearer {await self._tokens.token()}"}
+    async def _post(self, body: JsonObject) -> Answer:
+        """FCM's answer; status 0 when none came."""
+        headers = {"Authorization": f"Bearer {await self.tokens.token()}"}
         try:
-            return await self._outbound.request_json(
-                "POST", self._url, body, headers=headers, timeout_seconds=self._timeout
+            return await self.outbound.send(
+                "POST", self.url, json=body, headers=headers, timeout_seconds=self.timeout_seconds
             )
         except UpstreamError as error:
             # Logged once per outage by the worker (it marks itself failing), not once per request.
             log.debug("fcm request failed", extra={"error": str(error)})
-            return 0, None, {}
+            return Answer(0, None, {})
 
-    def _delay(self, attempt: int, headers: Any) -> float:
-        retry_after = headers.get("Retry-After") if headers else None
+    def _delay(self, attempt: int, headers: Mapping[str, str]) -> float:
+        retry_after = headers.get("Retry-After")
         if retry_after and retry_after.isdigit():
-            return min(float(retry_after), self._max_backoff)
-        exponential = self._backoff * 2 ** (attempt - 1)
-        return float(min(exponential * (0.5 + random.random() / 2), self._max_backoff))  # noqa: S311
+            return min(float(retry_after), self.max_backoff_seconds)
+        return jittered(self.backoff_seconds, attempt, self.max_backoff_seconds)

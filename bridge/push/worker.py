@@ -23,13 +23,12 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from bridge.infra.backoff import Backoff
 from bridge.infra.metrics import (
     FCM_SENDS,
     OUTBOX_DEPTH,
@@ -40,31 +39,13 @@ from bridge.infra.metrics import (
 )
 from bridge.push.fcm import FcmSender, FcmUnavailable, SendOutcome
 from bridge.store.devices import DeviceStore
-from bridge.store.mongo import Document
-from bridge.store.outbox import DeliveryResult, Outbox
+from bridge.store.outbox import Delivery, DeliveryResult, FcmMessage, Outbox
 
 log = logging.getLogger("bridge.push")
 
 MAX_BACKOFF_SECONDS = 30.0
 # Sends in a row without an answer from FCM (each after its own retries) that make the worker failing.
 FCM_FAILING_AFTER = 3
-
-
-class Backoff:
-    """Capped exponential backoff with jitter: 0.5 s, 1 s, 2 s … up to `cap`."""
-
-    def __init__(self, first: float = 0.5, cap: float = MAX_BACKOFF_SECONDS) -> None:
-        self._first = first
-        self._cap = cap
-        self.failures = 0
-
-    def next(self) -> float:
-        self.failures += 1
-        delay = min(self._cap, self._first * 2 ** min(self.failures - 1, 20))
-        return float(delay * (0.5 + random.random() / 2))  # noqa: S311
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 def describe(error: BaseException) -> str:
@@ -94,6 +75,16 @@ class _Lease:
     outstanding: set[str]  # claimed, result not recorded yet
     held_until: float  # monotonic; a conservative bound of MongoDB's lease_until
     lost: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Batch:
+    """A claimed batch while it is being sent."""
+
+    done: list[tuple[Delivery, DeliveryResult]] = field(default_factory=list)  # results not recorded yet
+    unsent: list[str] = field(default_factory=list)  # delivery ids to give back
+    unavailable: list[FcmUnavailable] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class DeliveryWorker:
@@ -127,11 +118,11 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._supervisor: asyncio.Task[None] | None = None
-        self._messages: dict[str, tuple[dict[str, Any], bool]] = {}
+        self._messages: dict[str, tuple[FcmMessage, bool]] = {}
         self._status = WorkerStatus()
         self._fcm_failing = False  # the failure is FCM's (or its OAuth endpoint's), not MongoDB's
         self._fcm_unanswered = 0  # sends in a row that FCM did not answer (after their retries)
-        self._turn_backoff = Backoff(cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
+        self._turn_backoff = Backoff(first=0.5, cap=min(MAX_BACKOFF_SECONDS, poll_seconds * 30))
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -154,7 +145,7 @@ class DeliveryWorker:
 
     async def _supervise(self) -> None:
         """Run the loop; restart it (after a backoff) if it ever exits; measure the outbox."""
-        restarts = Backoff(cap=MAX_BACKOFF_SECONDS)
+        restarts = Backoff(first=0.5, cap=MAX_BACKOFF_SECONDS)
         while not self._stopping:
             task = asyncio.create_task(self._run(), name="push-delivery")
             while not task.done():
@@ -245,58 +236,55 @@ class DeliveryWorker:
         batch = await self._outbox.claim(lease_id, self.claim_limit(), self._lease)
         if not batch:
             return False
-        lease = _Lease(lease_id, {d["_id"] for d in batch}, claimed_at + self._lease_seconds)
+        lease = _Lease(lease_id, {d.id for d in batch}, claimed_at + self._lease_seconds)
         await self._deliver(lease, batch)
         return True
 
-    async def _deliver(self, lease: _Lease, batch: list[Document]) -> None:
+    async def _deliver(self, lease: _Lease, batch: list[Delivery]) -> None:
         """Send a claimed batch while renewing its lease; results are written as they come in
         (every `record_every`), so little is sent twice if the process dies mid-batch. Raises
         FcmUnavailable (after giving the batch back) when no send could be attempted."""
-        done: list[tuple[Document, DeliveryResult]] = []
-        unsent: list[str] = []
-        unavailable: list[FcmUnavailable] = []
-        lock = asyncio.Lock()
-
-        async def flush(final: bool = False) -> None:
-            async with lock:
-                chunk = done[:]
-                del done[:]
-                await self._record(lease, chunk, final)
-
-        async def deliver(delivery: Document) -> None:
-            try:
-                result = await self._send(lease, delivery, abort=bool(unavailable))
-            except FcmUnavailable as error:
-                unavailable.append(error)
-                result = None
-            except Exception as error:  # one delivery never stops the others
-                log.warning(
-                    "push delivery failed",
-                    extra={"notification": delivery["notification_id"], "error": describe(error)},
-                )
-                result = self._retry_or_fail(delivery, "INTERNAL", 0)
-            if result is None:
-                unsent.append(delivery["_id"])
-                return
-            done.append((delivery, result))
-            if len(done) >= self._record_every:
-                await flush()
-
+        sending = _Batch()
         renewer = asyncio.create_task(self._keep_leased(lease), name="push-lease")
         try:
-            await asyncio.gather(*(deliver(delivery) for delivery in batch))
-            await flush(final=True)
+            await asyncio.gather(*(self._deliver_one(lease, sending, delivery) for delivery in batch))
+            await self._flush(lease, sending, final=True)
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
         try:
-            await self._outbox.release(lease.lease_id, unsent)
+            await self._outbox.release(lease.lease_id, sending.unsent)
         except Exception as error:  # the lease runs out and they return anyway
             log.warning("could not give deliveries back", extra={"error": describe(error)})
-        if unavailable:
-            raise unavailable[0]
+        if sending.unavailable:
+            raise sending.unavailable[0]
+
+    async def _deliver_one(self, lease: _Lease, sending: _Batch, delivery: Delivery) -> None:
+        try:
+            result = await self._send(lease, delivery, abort=bool(sending.unavailable))
+        except FcmUnavailable as error:
+            sending.unavailable.append(error)
+            result = None
+        except Exception as error:  # one delivery never stops the others
+            log.warning(
+                "push delivery failed",
+                extra={"notification": delivery.notification_id, "error": describe(error)},
+            )
+            result = self._retry_or_fail(delivery, "INTERNAL", 0)
+        if result is None:
+            sending.unsent.append(delivery.id)
+            return
+        sending.done.append((delivery, result))
+        if len(sending.done) >= self._record_every:
+            await self._flush(lease, sending)
+
+    async def _flush(self, lease: _Lease, sending: _Batch, final: bool = False) -> None:
+        """Record the results gathered so far (one writer at a time)."""
+        async with sending.lock:
+            chunk = sending.done[:]
+            del sending.done[:]
+            await self._record(lease, chunk, final)
 
     async def _keep_leased(self, lease: _Lease) -> None:
         """Renew the lease every third of it; forget deliveries another worker took over."""
@@ -319,7 +307,7 @@ class DeliveryWorker:
         spare = self._lease_seconds / 3
         return delivery_id not in lease.lost and time.monotonic() < lease.held_until - spare
 
-    async def _record(self, lease: _Lease, chunk: list[tuple[Document, DeliveryResult]], final: bool) -> None:
+    async def _record(self, lease: _Lease, chunk: list[tuple[Delivery, DeliveryResult]], final: bool) -> None:
         """Write results, fenced on the lease. MongoDB errors are retried with backoff while the
         lease holds; after that the deliveries return to the outbox (sent again: at least once)."""
         if not chunk:
@@ -328,7 +316,7 @@ class DeliveryWorker:
         for delivery, result in chunk:
             if result.state == "pruned":
                 try:
-                    await self._devices.prune(delivery["token"], delivery["uid"])
+                    await self._devices.prune(delivery.token, delivery.uid)
                 except Exception as error:  # pruned again at the next failed send
                     log.warning("could not prune a device", extra={"error": describe(error)})
         backoff = Backoff(first=0.2, cap=5.0)
@@ -344,33 +332,37 @@ class DeliveryWorker:
                     )
                     return
                 await asyncio.sleep(backoff.next())
-        lease.outstanding -= {delivery["_id"] for delivery, _ in chunk}
+        lease.outstanding -= {delivery.id for delivery, _ in chunk}
         if written < len(chunk):
             PUSH_LEASE_LOST.inc(len(chunk) - written)
             log.warning("push results fenced off: lease lost", extra={"deliveries": len(chunk) - written})
 
-    async def _send(self, lease: _Lease, delivery: Document, *, abort: bool) -> DeliveryResult | None:
+    async def _send(self, lease: _Lease, delivery: Delivery, *, abort: bool) -> DeliveryResult | None:
         """The result of sending one delivery, or None when it was not sent (stopping, lease
         lost or about to end, FCM unavailable for this batch)."""
         async with self._slots:
             if self._stopping or abort:
                 return None
-            if not self._holds(lease, delivery["_id"]):
+            if not self._holds(lease, delivery.id):
                 PUSH_LEASE_LOST.inc()
                 return None
-            found = await self._message(delivery["notification_id"])
+            found = await self._message(delivery.notification_id)
             if found is None:
-                return DeliveryResult(delivery["_id"], "failed", "NOTIFICATION_MISSING", None, 0)
+                return DeliveryResult(delivery.id, "failed", "NOTIFICATION_MISSING", None, 0)
             message, dry_run = found
             started = time.monotonic()
             outcome: SendOutcome = await self._sender.send(
                 message,
-                delivery["token"],
+                delivery.token,
                 dry_run=dry_run,
-                still_held=lambda: self._holds(lease, delivery["_id"]),
+                still_held=lambda: self._holds(lease, delivery.id),
             )
             took = time.monotonic() - started
             self._send_seconds = took if self._send_seconds is None else 0.7 * self._send_seconds + 0.3 * took
+        return self._result_of(delivery, outcome)
+
+    def _result_of(self, delivery: Delivery, outcome: SendOutcome) -> DeliveryResult | None:
+        """What a send comes to (None: abandoned, not ours now); FCM's health is judged on the way."""
         FCM_SENDS.labels(outcome.state).inc()
         if outcome.state == "abandoned":  # the lease was lost between two attempts: not ours now
             PUSH_LEASE_LOST.inc()
@@ -379,7 +371,7 @@ class DeliveryWorker:
             log.info(
                 "push not delivered",
                 extra={
-                    "notification": delivery["notification_id"],
+                    "notification": delivery.notification_id,
                     "state": outcome.state,
                     "error": outcome.error,
                 },
@@ -394,28 +386,26 @@ class DeliveryWorker:
         self._fcm_unanswered = 0
         if self._fcm_failing:
             self._ok()
-        return DeliveryResult(
-            delivery["_id"], outcome.state, outcome.error, outcome.message_id, outcome.attempts
-        )
+        return DeliveryResult(delivery.id, outcome.state, outcome.error, outcome.message_id, outcome.attempts)
 
-    def _retry_or_fail(self, delivery: Document, error: str | None, attempts: int) -> DeliveryResult:
+    def _retry_or_fail(self, delivery: Delivery, error: str | None, attempts: int) -> DeliveryResult:
         """Back to the outbox with capped backoff, or failed once the give-up window has passed."""
         now = datetime.now(UTC)
-        if now - delivery["created_at"] >= self._give_up:
-            return DeliveryResult(delivery["_id"], "failed", error, None, attempts)
-        retries = int(delivery.get("retries", 0))
+        if now - delivery.created_at >= self._give_up:
+            return DeliveryResult(delivery.id, "failed", error, None, attempts)
+        retries = delivery.retries
         delay = min(MAX_BACKOFF_SECONDS * 10, self._poll_seconds * 2 ** min(retries, 20))
         return DeliveryResult(
-            delivery["_id"], "retry", error, None, attempts, retry_at=now + timedelta(seconds=delay)
+            delivery.id, "retry", error, None, attempts, retry_at=now + timedelta(seconds=delay)
         )
 
-    async def _message(self, notification_id: str) -> tuple[dict[str, Any], bool] | None:
+    async def _message(self, notification_id: str) -> tuple[FcmMessage, bool] | None:
         cached = self._messages.get(notification_id)
         if cached is None:
             notification = await self._outbox.notification(notification_id)
             if notification is None:
                 return None
-            cached = (notification["message"], notification["dry_run"])
+            cached = (notification.message, notification.dry_run)
             if len(self._messages) > 1000:
                 self._messages.clear()
             self._messages[notification_id] = cached

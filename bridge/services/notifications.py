@@ -3,9 +3,10 @@ let the worker send it."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from bridge.infra.json_value import JsonObject
 from bridge.push.messages import (
     MAX_PAYLOAD_BYTES,
     MAX_RECIPIENTS,
@@ -15,107 +16,108 @@ from bridge.push.messages import (
     payload_bytes,
 )
 from bridge.push.worker import DeliveryWorker
-from bridge.store.devices import DeviceStore, token_hint
-from bridge.store.outbox import Outbox, new_notification_id
+from bridge.store.devices import DeviceRecord, DeviceStore, token_hint
+from bridge.store.outbox import Delivery, FcmMessage, Notification, Outbox, Recipient, new_notification_id
 from bridge.store.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
-from bridge.store.users import UserStore
+from bridge.store.users import UserQuery, UserStore
 
 
 class PayloadTooLarge(ValueError):
     """The message is over FCM's payload limit."""
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What POST /v1/notifications answers: the id, how many recipients and devices, and the
+    references that named no user."""
+
+    id: str
+    recipients: int
+    devices: int
+    unknown: list[str]
+
+    def as_json(self) -> JsonObject:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Notifications:
-    def __init__(
-        self, users: UserStore, devices: DeviceStore, outbox: Outbox, worker: DeliveryWorker | None
-    ) -> None:
-        self._users = users
-        self._devices = devices
-        self._outbox = outbox
-        self._worker = worker
+    users: UserStore
+    devices: DeviceStore
+    outbox: Outbox
+    worker: DeliveryWorker | None  # woken when new work is accepted
 
-    async def accept(
-        self, request: NotificationRequest, sender: str, partner: str | None = None
-    ) -> dict[str, Any]:
-        """Persist the notification; answers `{id, recipients, devices, unknown}`. Nothing is
-        stored when the message is too large (PayloadTooLarge). With `partner` (a key bound to
-        one partner), users of other partners are never reached: their references are unknown."""
-        message = fcm_message(request)
-        size = payload_bytes(message)
-        if size > MAX_PAYLOAD_BYTES:
-            raise PayloadTooLarge(f"the message is {size} bytes; FCM allows {MAX_PAYLOAD_BYTES}")
-        recipients = await (
-            self._by_refs(request.recipients, partner)
-            if request.recipients is not None
-            else self._by_audience(request.audience or Audience(), partner)
+    async def accept(self, request: NotificationRequest, sender: str, partner: str | None = None) -> Accepted:
+        """Persist the notification. Nothing is stored when the message is too large
+        (PayloadTooLarge). With `partner` (a key bound to one partner), users of other partners
+        are never reached: their references are unknown."""
+        message = _checked_message(request)
+        recipients = await self._recipients(request, partner)
+        notification = Notification(
+            new_notification_id(), datetime.now(UTC), sender, request.dry_run, message, recipients
         )
-        uids = [r["uid"] for r in recipients if r.get("uid")]
-        devices = await self._devices.of_users(uids)
-        notification_id = new_notification_id()
-        now = datetime.now(UTC)
-        deliveries = [
-            {
-                "_id": f"{notification_id}:{n:06d}",
-                "notification_id": notification_id,
-                "uid": uid,
-                "token": device["_id"],
-                "token_hint": token_hint(device["_id"]),
-                "platform": device.get("platform"),
-                "state": "pending",
-                "attempts": 0,
-                "created_at": now,
-            }
-            for n, (uid, device) in enumerate((uid, d) for uid in dict.fromkeys(uids) for d in devices[uid])
-        ]
-        await self._outbox.enqueue(
-            {
-                "_id": notification_id,
-                "created_at": now,
-                "sender": sender,
-                "dry_run": request.dry_run,
-                "message": message,
-                "recipients": recipients,
-            },
-            deliveries,
-        )
-        if self._worker is not None:
-            self._worker.wake()
-        return {
-            "id": notification_id,
-            "recipients": len(recipients),
-            "devices": len(deliveries),
-            "unknown": [r["ref"] for r in recipients if r["status"] == "unknown"],
-        }
+        deliveries = await self._deliveries(notification)
+        await self.outbox.enqueue(notification, deliveries)
+        if self.worker is not None:
+            self.worker.wake()
+        unknown = [r.ref for r in recipients if r.status == "unknown"]
+        return Accepted(notification.id, len(recipients), len(deliveries), unknown)
 
-    async def _by_refs(self, raw_refs: list[str], partner: str | None) -> list[dict[str, Any]]:
+    async def _recipients(self, request: NotificationRequest, partner: str | None) -> list[Recipient]:
+        if request.recipients is not None:
+            return await self._by_refs(request.recipients, partner)
+        return await self._by_audience(request.audience or Audience(), partner)
+
+    async def _deliveries(self, notification: Notification) -> list[Delivery]:
+        """One delivery per device of each resolved recipient, numbered in recipient order."""
+        uids = list(dict.fromkeys(r.uid for r in notification.recipients if r.uid))
+        devices = await self.devices.of_users(uids)
+        targets = [device for uid in uids for device in devices[uid]]
+        return [_delivery(notification, n, device) for n, device in enumerate(targets)]
+
+    async def _by_refs(self, raw_refs: list[str], partner: str | None) -> list[Recipient]:
         parsed, recipients = [], []
         for raw in dict.fromkeys(raw_refs):
             try:
                 parsed.append(parse_user_ref(raw))
             except BadUserRef:
-                recipients.append({"ref": raw, "uid": None, "status": "unknown"})
-        found = await resolve_user_refs(self._users, parsed)
+                recipients.append(Recipient(raw, None, "unknown"))
+        found = await resolve_user_refs(self.users, parsed)
         for ref in parsed:
             user = found.get(ref.raw)
-            if user is not None and partner is not None and user.get("partner") != partner:
+            if user is not None and partner is not None and user.partner != partner:
                 user = None
             recipients.append(
-                {
-                    "ref": ref.raw,
-                    "uid": user["uid"] if user else None,
-                    "status": "resolved" if user else "unknown",
-                }
+                Recipient(ref.raw, user.uid, "resolved") if user else Recipient(ref.raw, None, "unknown")
             )
         return recipients
 
-    async def _by_audience(self, audience: Audience, partner: str | None) -> list[dict[str, Any]]:
-        query: dict[str, Any] = {"disabled": {"$ne": True}}
-        if audience.partner or partner:
-            query["partner"] = partner or audience.partner
-        for name, value in audience.claims.items():
-            query[f"claims.{name}"] = value
-        if audience.registered_since:
-            since = audience.registered_since
-            query["created_at"] = {"$gte": since if since.tzinfo else since.replace(tzinfo=UTC)}
-        cursor = self._users.collection.find(query, {"uid": True}).limit(MAX_RECIPIENTS * 10)
-        return [{"ref": f"users/{u['uid']}", "uid": u["uid"], "status": "resolved"} async for u in cursor]
+    async def _by_audience(self, audience: Audience, partner: str | None) -> list[Recipient]:
+        since = audience.registered_since
+        query = UserQuery(
+            partner=partner or audience.partner or None,
+            claims=audience.claims,
+            created_from=since if since is None or since.tzinfo else since.replace(tzinfo=UTC),
+        )
+        uids = await self.users.uids_of_enabled(query, MAX_RECIPIENTS * 10)
+        return [Recipient(f"users/{uid}", uid, "resolved") for uid in uids]
+
+
+def _checked_message(request: NotificationRequest) -> FcmMessage:
+    message = fcm_message(request)
+    size = payload_bytes(message)
+    if size > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"the message is {size} bytes; FCM allows {MAX_PAYLOAD_BYTES}")
+    return message
+
+
+def _delivery(notification: Notification, number: int, device: DeviceRecord) -> Delivery:
+    return Delivery(
+        id=f"{notification.id}:{number:06d}",
+        notification_id=notification.id,
+        uid=device.uid,
+        token=device.token,
+        token_hint=token_hint(device.token),
+        platform=device.platform,
+        created_at=notification.created_at,
+    )

@@ -13,9 +13,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from bridge.store.mongo import Store
+from bridge.store.mongo import Store, record_from
 
 API_KEYS_COLLECTION = "api_keys"
 KEY_PREFIX = "brk"
@@ -33,6 +32,18 @@ class ApiKey:
 
     def may_act_for(self, partner: str | None) -> bool:
         return self.partner is None or self.partner == partner
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyEntry:
+    """A key as `bridge api-keys list` shows it."""
+
+    key_id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    partner: str | None = None
+    revoked_at: datetime | None = None
 
 
 def _digest(secret: str) -> str:
@@ -81,15 +92,7 @@ class ApiKeys(Store):
         )
         return result.modified_count == 1
 
-    async def list(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "key_id": doc["_id"],
-                "name": doc["name"],
-                "scopes": doc["scopes"],
-                "partner": doc.get("partner"),
-                "created_at": doc["created_at"],
-                "revoked_at": doc.get("revoked_at"),
-            }
-            async for doc in self.collection.find({}, {"secret_sha256": False}).sort("created_at", 1)
-        ]
+    async def list(self) -> list[ApiKeyEntry]:
+        """Every key, oldest first, without its secret's hash."""
+        keys = self.collection.find({}, {"secret_sha256": False}).sort("created_at", 1)
+        return [record_from(ApiKeyEntry, doc, key_id="_id") async for doc in keys]

@@ -29,9 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from bridge.store.mongo import Store
+from bridge.store.mongo import Document, Store
 
 
 def normalised_username(username: str) -> str:
@@ -102,7 +103,7 @@ def _count_one(counter: Counter, now: datetime) -> list[dict[str, Any]]:
 class LoginAttempts(Store):
     collection_name = ATTEMPTS_COLLECTION
 
-    def __init__(self, database: Any) -> None:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
         super().__init__(database)
         self._known_locks: dict[str, datetime] = {}  # counter id → end of its locked window
 

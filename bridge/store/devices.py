@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 
-from bridge.store.mongo import Document, Store
+from bridge.store.mongo import Document, Store, record_from
 
 DEVICES_COLLECTION = "devices"
 DEFAULT_MAX_DEVICES_PER_USER = 10
@@ -18,13 +21,31 @@ def token_hint(token: str) -> str:
     return "…" + token[-8:]
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """One registration token and the user it belongs to."""
+
+    token: str
+    uid: str
+    created_at: datetime
+    last_seen_at: datetime
+    platform: str | None = None
+    app_id: str | None = None
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> DeviceRecord:
+        return record_from(cls, document, token="_id")
+
+
 class DeviceStore(Store):
     """One document per registration token (`_id`): a token belongs to one user at a time, so a
     token registered by another user moves to that user."""
 
     collection_name = DEVICES_COLLECTION
 
-    def __init__(self, database: Any, max_per_user: int = DEFAULT_MAX_DEVICES_PER_USER) -> None:
+    def __init__(
+        self, database: AsyncDatabase[Document], max_per_user: int = DEFAULT_MAX_DEVICES_PER_USER
+    ) -> None:
         super().__init__(database)
         self.max_per_user = max_per_user
 
@@ -76,13 +97,14 @@ class DeviceStore(Store):
         """FCM said the token is dead: forget it (unless it has moved to someone else since)."""
         await self.collection.delete_one({"_id": token, "uid": uid})
 
-    async def of_user(self, uid: str) -> list[Document]:
-        return [d async for d in self.collection.find({"uid": uid}).sort("last_seen_at", DESCENDING)]
+    async def of_user(self, uid: str) -> list[DeviceRecord]:
+        cursor = self.collection.find({"uid": uid}).sort("last_seen_at", DESCENDING)
+        return [DeviceRecord.from_document(device) async for device in cursor]
 
-    async def of_users(self, uids: list[str]) -> dict[str, list[Document]]:
-        devices: dict[str, list[Document]] = {uid: [] for uid in uids}
+    async def of_users(self, uids: list[str]) -> dict[str, list[DeviceRecord]]:
+        devices: dict[str, list[DeviceRecord]] = {uid: [] for uid in uids}
         async for device in self.collection.find({"uid": {"$in": uids}}):
-            devices[device["uid"]].append(device)
+            devices[device["uid"]].append(DeviceRecord.from_document(device))
         return devices
 
     async def delete_user_devices(self, uid: str) -> int:
@@ -90,11 +112,11 @@ class DeviceStore(Store):
         return result.deleted_count
 
 
-def public_device(device: Document) -> dict[str, Any]:
+def public_device(device: DeviceRecord) -> dict[str, str | None]:
     return {
-        "token": token_hint(device["_id"]),
-        "platform": device.get("platform"),
-        "app_id": device.get("app_id"),
-        "created_at": device["created_at"].isoformat(),
-        "last_seen_at": device["last_seen_at"].isoformat(),
+        "token": token_hint(device.token),
+        "platform": device.platform,
+        "app_id": device.app_id,
+        "created_at": device.created_at.isoformat(),
+        "last_seen_at": device.last_seen_at.isoformat(),
     }

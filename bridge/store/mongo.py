@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, Any]
+Record = TypeVar("Record")
 
 # Acknowledged only once a majority of the replica set has the write in its journal: it survives a
 # SIGKILL of mongod (and, on a replica set, the loss of the primary). On a standalone server the
@@ -28,6 +31,19 @@ def open_client(uri: str, timeout_ms: int) -> AsyncMongoClient[Document]:
         connectTimeoutMS=timeout_ms,
         timeoutMS=timeout_ms * 2,
     )
+
+
+def record_from(record_type: type[Record], document: Mapping[str, Any], **keys: str) -> Record:
+    """A record (a dataclass) from a MongoDB document: each field from the key of its name, or the
+    key named in `keys` (e.g. id="_id"); fields whose key is absent keep their default."""
+    names = (field.name for field in dataclasses.fields(record_type))  # type: ignore[arg-type]
+    values = {name: document[keys.get(name, name)] for name in names if keys.get(name, name) in document}
+    return record_type(**values)
+
+
+def document_of(record: Any, **keys: str) -> Document:
+    """The MongoDB document of a record (a dataclass): the inverse of record_from."""
+    return {keys.get(name, name): value for name, value in dataclasses.asdict(record).items()}
 
 
 class Store:

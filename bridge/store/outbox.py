@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import ASCENDING, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
 
-from bridge.store.mongo import DURABLE, Document, Store
+from bridge.infra.json_value import JsonObject
+from bridge.store.mongo import DURABLE, Document, Store, document_of, record_from
 
 NOTIFICATIONS_COLLECTION = "notifications"
 DELIVERIES_COLLECTION = "deliveries"
@@ -30,6 +33,108 @@ class DeliveryResult:
     retry_at: datetime | None = None
 
 
+RecipientStatus = Literal["resolved", "unknown"]
+# An FCM v1 message without its token (JSON, as push.messages builds it).
+FcmMessage = JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A user reference of a notification and the uid it resolved to (None: unknown)."""
+
+    ref: str
+    uid: str | None
+    status: RecipientStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    created_at: datetime
+    sender: str
+    dry_run: bool
+    message: FcmMessage
+    recipients: list[Recipient]
+
+    def document(self) -> Document:
+        return document_of(self, id="_id")
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Notification:
+        recipients = [record_from(Recipient, recipient) for recipient in document["recipients"]]
+        return record_from(cls, {**document, "recipients": recipients}, id="_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One notification to one device."""
+
+    id: str
+    notification_id: str
+    uid: str
+    token: str
+    token_hint: str
+    created_at: datetime
+    platform: str | None = None
+    state: str = "pending"  # pending | sending | sent | failed | pruned
+    attempts: int = 0
+    retries: int = 0
+    error: str | None = None
+    message_id: str | None = None
+
+    def document(self) -> Document:
+        return document_of(self, id="_id")
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> Delivery:
+        return record_from(cls, document, id="_id")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceReport:
+    token: str
+    platform: str | None
+    state: str
+    error: str | None
+    message_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientReport:
+    ref: str
+    uid: str | None
+    status: str  # unknown | no_devices | devices
+    devices: list[DeviceReport]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    recipients: int
+    devices: int
+    sent: int
+    failed: int
+    pruned: int
+    pending: int
+    no_devices: int
+    unknown: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """Where a notification stands, per recipient and device."""
+
+    id: str
+    created_at: str
+    dry_run: bool
+    state: str  # sending | done
+    counts: DeliveryCounts
+    recipients: list[RecipientReport]
+
+    def as_json(self) -> JsonObject:
+        return asdict(self)
+
+
 def new_notification_id() -> str:
     return "ntf_" + secrets.token_hex(10)
 
@@ -37,7 +142,7 @@ def new_notification_id() -> str:
 class Outbox(Store):
     collection_name = NOTIFICATIONS_COLLECTION
 
-    def __init__(self, database: Any) -> None:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
         super().__init__(database)
         self.deliveries = database[DELIVERIES_COLLECTION].with_options(write_concern=DURABLE)
 
@@ -50,19 +155,19 @@ class Outbox(Store):
             [("state", ASCENDING), ("created_at", ASCENDING)], name="state_age"
         )
 
-    async def enqueue(self, notification: Document, deliveries: list[Document]) -> None:
+    async def enqueue(self, notification: Notification, deliveries: list[Delivery]) -> None:
         """Persist the notification and its deliveries before anyone is told it was accepted."""
         await self.ensure_indexes()
-        await self.collection.insert_one(notification)
+        await self.collection.insert_one(notification.document())
         try:
             if deliveries:
-                await self.deliveries.insert_many(deliveries, ordered=False)
+                await self.deliveries.insert_many([d.document() for d in deliveries], ordered=False)
         except BaseException:
-            await self.deliveries.delete_many({"notification_id": notification["_id"]})
-            await self.collection.delete_one({"_id": notification["_id"]})
+            await self.deliveries.delete_many({"notification_id": notification.id})
+            await self.collection.delete_one({"_id": notification.id})
             raise
 
-    async def claim(self, lease_id: str, limit: int, lease: timedelta) -> list[Document]:
+    async def claim(self, lease_id: str, limit: int, lease: timedelta) -> list[Delivery]:
         """Up to `limit` deliveries now leased to `lease_id` (unique per claim): pending ones that
         are due, and ones whose lease ran out (their process died or stalled mid-send: they are
         sent again, so delivery is at least once across crashes). Lease times are MongoDB's clock
@@ -75,12 +180,8 @@ class Outbox(Store):
             {"_id": {"$in": ids}, **claimable},
             [{"$set": {"state": "sending", "lease_owner": lease_id, "lease_until": _lease_end(lease)}}],
         )
-        return [
-            d
-            async for d in self.deliveries.find(
-                {"_id": {"$in": ids}, "lease_owner": lease_id, "state": "sending"}
-            )
-        ]
+        held = self.deliveries.find({"_id": {"$in": ids}, "lease_owner": lease_id, "state": "sending"})
+        return [Delivery.from_document(d) async for d in held]
 
     async def renew(self, lease_id: str, delivery_ids: list[str], lease: timedelta) -> set[str]:
         """Extend the lease on those still held by `lease_id`; returns the ids still held."""
@@ -133,9 +234,9 @@ class Outbox(Store):
                 {"$set": {"state": "pending"}, "$unset": {"lease_owner": "", "lease_until": ""}},
             )
 
-    async def notification(self, notification_id: str) -> Document | None:
+    async def notification(self, notification_id: str) -> Notification | None:
         found: Document | None = await self.collection.find_one({"_id": notification_id})
-        return found
+        return Notification.from_document(found) if found is not None else None
 
     async def depth(self) -> tuple[int, float]:
         """(deliveries not finished: pending + leased, age in seconds of the oldest pending one)."""
@@ -146,54 +247,59 @@ class Outbox(Store):
         age = (datetime.now(UTC) - oldest["created_at"]).total_seconds() if oldest else 0.0
         return count, max(0.0, age)
 
-    async def report(self, notification_id: str) -> dict[str, Any] | None:
+    async def report(self, notification_id: str) -> DeliveryReport | None:
         notification = await self.notification(notification_id)
         if notification is None:
             return None
-        devices_by_uid: dict[str, list[dict[str, Any]]] = {}
+        devices_by_uid: dict[str, list[DeviceReport]] = {}
         states: Counter[str] = Counter()
-        async for delivery in self.deliveries.find({"notification_id": notification_id}).sort(
+        async for document in self.deliveries.find({"notification_id": notification_id}).sort(
             "_id", ASCENDING
         ):
-            states[delivery["state"]] += 1
-            devices_by_uid.setdefault(delivery["uid"], []).append(
-                {
-                    "token": delivery["token_hint"],
-                    "platform": delivery.get("platform"),
-                    "state": delivery["state"],
-                    "error": delivery.get("error"),
-                    "message_id": delivery.get("message_id"),
-                    "attempts": delivery.get("attempts", 0),
-                }
-            )
-        recipients = []
-        for recipient in notification["recipients"]:
-            uid = recipient.get("uid")
-            devices = devices_by_uid.get(uid, []) if uid else []
-            status = (
-                recipient["status"]
-                if recipient["status"] != "resolved"
-                else ("no_devices" if not devices else "devices")
-            )
-            recipients.append({**recipient, "status": status, "devices": devices})
-        done = states["pending"] + states["sending"] == 0
-        return {
-            "id": notification_id,
-            "created_at": notification["created_at"].isoformat(),
-            "dry_run": notification["dry_run"],
-            "state": "done" if done else "sending",
-            "counts": {
-                "recipients": len(recipients),
-                "devices": sum(states.values()),
-                "sent": states["sent"],
-                "failed": states["failed"],
-                "pruned": states["pruned"],
-                "pending": states["pending"] + states["sending"],
-                "no_devices": sum(1 for r in recipients if r["status"] == "no_devices"),
-                "unknown": sum(1 for r in recipients if r["status"] == "unknown"),
-            },
-            "recipients": recipients,
-        }
+            delivery = Delivery.from_document(document)
+            states[delivery.state] += 1
+            devices_by_uid.setdefault(delivery.uid, []).append(_device_report(delivery))
+        recipients = [_recipient_report(r, devices_by_uid) for r in notification.recipients]
+        return DeliveryReport(
+            id=notification_id,
+            created_at=notification.created_at.isoformat(),
+            dry_run=notification.dry_run,
+            state="sending" if states["pending"] + states["sending"] else "done",
+            counts=_counts(states, recipients),
+            recipients=recipients,
+        )
+
+
+def _device_report(delivery: Delivery) -> DeviceReport:
+    return DeviceReport(
+        delivery.token_hint,
+        delivery.platform,
+        delivery.state,
+        delivery.error,
+        delivery.message_id,
+        delivery.attempts,
+    )
+
+
+def _recipient_report(
+    recipient: Recipient, devices_by_uid: Mapping[str, list[DeviceReport]]
+) -> RecipientReport:
+    devices = devices_by_uid.get(recipient.uid, []) if recipient.uid else []
+    status = recipient.status if recipient.status != "resolved" else ("devices" if devices else "no_devices")
+    return RecipientReport(recipient.ref, recipient.uid, status, devices)
+
+
+def _counts(states: Counter[str], recipients: list[RecipientReport]) -> DeliveryCounts:
+    return DeliveryCounts(
+        recipients=len(recipients),
+        devices=sum(states.values()),
+        sent=states["sent"],
+        failed=states["failed"],
+        pruned=states["pruned"],
+        pending=states["pending"] + states["sending"],
+        no_devices=sum(1 for r in recipients if r.status == "no_devices"),
+        unknown=sum(1 for r in recipients if r.status == "unknown"),
+    )
 
 
 def _claimable(now: datetime) -> dict[str, Any]:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from bridge.store.users import UserStore
+from bridge.store.users import UserRecord, UserStore
 
 MAX_REF_LENGTH = 1200
 PATH_PREFIX = "users/"
@@ -44,20 +43,17 @@ def parse_user_ref(raw: str) -> UserRef:
     return UserRef(raw, uid, None, None)
 
 
-async def resolve_user_refs(users: UserStore, refs: Iterable[UserRef]) -> dict[str, dict[str, Any]]:
+async def resolve_user_refs(users: UserStore, refs: Iterable[UserRef]) -> dict[str, UserRecord]:
     """{raw reference: user record} for every reference that names a user (others are absent).
     One query for any number of references."""
     refs = list(refs)
     if not refs:
         return {}
-    pairs = [{"partner": r.partner, "external_id": r.external_id} for r in refs if r.partner]
-    query: dict[str, Any] = {"$or": [{"uid": {"$in": [r.uid for r in refs]}}, *pairs]}
-    by_uid: dict[str, dict[str, Any]] = {}
-    by_pair: dict[tuple[str, str], dict[str, Any]] = {}
-    async for record in users.collection.find(query, {"_id": False}):
-        by_uid[record["uid"]] = record
-        by_pair[(record["partner"], record["external_id"])] = record
-    found: dict[str, dict[str, Any]] = {}
+    pairs = [(r.partner, r.external_id) for r in refs if r.partner and r.external_id]
+    records = await users.find_any([r.uid for r in refs], pairs)
+    by_uid = {record.uid: record for record in records}
+    by_pair = {(record.partner, record.external_id): record for record in records}
+    found: dict[str, UserRecord] = {}
     for ref in refs:
         user = by_uid.get(ref.uid)
         if user is None and ref.partner:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
-from bridge.identity import claim_value
+from bridge.firebase.auth_admin import IdTokenRejected
 from bridge.partners.base import CredentialRejected, KeysUnavailable, PartnerToken, WrongCredentialKind
 from bridge.store.api_keys import KEY_PREFIX, SCOPES, ApiKey
+from bridge.store.users import UserRecord
 from bridge.web.bodies import bearer_token
-from bridge.web.failures import session_problem
+from bridge.web.failures import log_id_token_rejected
 from bridge.web.keys import API_KEYS, FIREBASE_AUTH, PARTNERS, SETTINGS, USERS
 from bridge.web.problems import Problem
 
@@ -74,23 +74,23 @@ def requires_scope(scope: str | None, *alternatives: str) -> Callable[[Handler],
 
 
 FIREBASE_CLAIMS: web.RequestKey[dict[str, Any]] = web.RequestKey("firebase_claims", dict)
-USER: web.RequestKey[dict[str, Any]] = web.RequestKey("user", dict)
+USER: web.RequestKey[UserRecord] = web.RequestKey("user", UserRecord)
 
 
-def _revoked(claims: dict[str, Any], user: dict[str, Any]) -> bool:
+def _revoked(claims: dict[str, Any], user: UserRecord) -> bool:
     """Firebase's own rule: a session is revoked when it began (`auth_time`, whole seconds) before
     the revocation (whole seconds, like Firebase's `validSince`); one that began in the same second
     is still valid, so logging out and straight back in works. `auth_time` (the original sign-in)
     is compared, so ID tokens refreshed after a revocation are refused too, even where refresh
     tokens outlive it (the Auth emulator)."""
-    revoked_at = user.get("sessions_revoked_at")
+    revoked_at = user.sessions_revoked_at
     if revoked_at is None:
         return False
     began = int(claims.get("auth_time", claims.get("iat", 0)))
     return began < int(revoked_at.timestamp())
 
 
-async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]]:
+async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], UserRecord]:
     """(Firebase claims, bridge user record) of the signed-in caller: `Authorization: Bearer
     <Firebase ID token>` or the session cookie. Anything else is a 401."""
     token = bearer_token(request)
@@ -104,23 +104,14 @@ async def authenticate_user(request: web.Request) -> tuple[dict[str, Any], dict[
         claims = await (
             firebase.verify_id_token(token) if token else firebase.verify_session_cookie(cookie or "")
         )
-    except (IdTokenRejected, AuthUnavailable) as error:
-        problem = session_problem(error)
-        assert problem is not None
-        if problem.status == 401:
-            raise _unauthorized("The ID token or session cookie is not valid.") from None
-        raise problem from None
+    except IdTokenRejected as error:  # (Firebase being unavailable is answered by the middleware)
+        log_id_token_rejected(error)
+        raise _unauthorized("The ID token or session cookie is not valid.") from None
     user = await request.app[USERS].find_by_uid(claims["uid"])
-    if user is None or user.get("disabled") or _revoked(claims, user):
+    if user is None or user.disabled or _revoked(claims, user):
         log.info(
             "user session refused",
-            extra={
-                "reason": "unknown user"
-                if user is None
-                else "disabled"
-                if user.get("disabled")
-                else "revoked"
-            },
+            extra={"reason": "unknown user" if user is None else "disabled" if user.disabled else "revoked"},
         )
         raise _unauthorized("The ID token or session cookie is not valid.")
     return claims, user
@@ -141,15 +132,6 @@ ADMIN = web.RequestKey("admin", str)
 ADMIN_COOKIE = "bridge_admin"
 
 
-def _grants_admin(claims: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    for name, expected in wanted.items():
-        value = claim_value(claims, name)
-        options = expected if isinstance(expected, list) else [expected]
-        if not any(type(value) is type(option) and value == option for option in options):
-            return False
-    return True
-
-
 async def authenticate_admin(request: web.Request) -> str:
     """The admin's name for the audit log: `api-key:<id>` or `partner:<partner>:<user id>`.
     401 without a credential or with an invalid one, 403 with a valid one that is not an admin's."""
@@ -168,14 +150,13 @@ async def authenticate_admin(request: web.Request) -> str:
             raise Problem(403, "forbidden", "Forbidden", "This API key lacks the 'admin' scope.")
         return f"api-key:{key.key_id}"
     for partner in request.app[PARTNERS].values():
-        wanted = getattr(partner.config, "admin_claims", None)
-        if not wanted:
+        if not partner.grants_admin:
             continue
         try:
             identity = await partner.verifier.verify(PartnerToken(presented))
         except (CredentialRejected, WrongCredentialKind, KeysUnavailable):
             continue
-        if not _grants_admin(identity.claims, wanted):
+        if not partner.is_admin(identity.claims):
             raise Problem(403, "forbidden", "Forbidden", "This token does not grant admin access.")
         return f"partner:{partner.id}:{identity.external_id}"
     log.info("admin credential refused")

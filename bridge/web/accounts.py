@@ -8,21 +8,21 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bridge.firebase.auth_admin import AuthRefusedInput
-from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
-from bridge.services.accounts import AccountConflict, NewAccount
-from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch, fingerprint
-from bridge.store.users import UidConflict, public_user
+from bridge.services.accounts import NewAccount
+from bridge.store.idempotency import fingerprint
+from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import read_body
-from bridge.web.failures import answered, uid_conflict
+from bridge.web.contract import RouteTable
+from bridge.web.failures import IDEMPOTENCY_HEADER
 from bridge.web.keys import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
 from bridge.web.login import partner_named
 from bridge.web.problems import Problem, bad_request
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+routes = RouteTable("accounts")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
 # Checked by pydantic's (Rust) regex engine and stated in the contract: one reading of `\s` for
 # both (Python's `re` also counts \x1c-\x1f as blanks, which JSON Schema tools do not).
@@ -50,6 +50,15 @@ class AccountBody(BaseModel):
         return value
 
 
+@routes.post(
+    "/v1/accounts",
+    summary="Create an account in MongoDB and Firebase Auth",
+    auth="key:accounts:write",
+    body=AccountBody,
+    responses={200: schemas.AccountAnswer, 201: schemas.AccountAnswer},
+    errors=(400, 401, 403, 409, 422, 501, 503),
+    description="Idempotent per (partner, external_id); honours `Idempotency-Key`.",
+)
 @requires_scope("accounts:write")
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountBody)
@@ -58,7 +67,7 @@ async def create_account(request: web.Request) -> web.Response:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         status, result = await _create(request, body)
-        return web.json_response(await _answer(request, body, result), status=status)
+        return json_answer(await _answer(request, body, result), status=status)
     if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise bad_request(f"{IDEMPOTENCY_HEADER} must be 1-255 of A-Z a-z 0-9 . _ : -")
     return await _create_once(
@@ -70,25 +79,9 @@ async def _create_once(
     request: web.Request, body: AccountBody, key: str, request_fingerprint: str
 ) -> web.Response:
     store, caller = request.app[IDEMPOTENCY_KEYS], request[API_KEY].key_id
-    try:
-        replay = await store.begin(caller, key, request_fingerprint)
-    except IdempotencyMismatch:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            f"This {IDEMPOTENCY_HEADER} was used with a different request.",
-        ) from None
-    except IdempotencyInProgress:
-        raise Problem(
-            409,
-            "idempotency-key-in-progress",
-            "Request in progress",
-            f"A request with this {IDEMPOTENCY_HEADER} is still running; retry shortly.",
-            headers={"Retry-After": "1"},
-        ) from None
+    replay = await store.begin(caller, key, request_fingerprint)
     if replay is not None:
-        response = web.json_response(await _answer(request, body, replay.result), status=replay.status)
+        response = json_answer(await _answer(request, body, replay.result), status=replay.status)
         response.headers["Idempotent-Replayed"] = "true"
         return response
     try:
@@ -97,7 +90,7 @@ async def _create_once(
         await store.abandon(caller, key)
         raise
     await store.finish(caller, key, status, result)
-    return web.json_response(await _answer(request, body, result), status=status)
+    return json_answer(await _answer(request, body, result), status=status)
 
 
 async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[str, Any]]:
@@ -110,41 +103,17 @@ async def _create(request: web.Request, body: AccountBody) -> tuple[int, dict[st
         body.claims,
         body.disabled,
     )
-    try:
-        user, created = await answered(request.app[ACCOUNTS].create(partner, account))
-    except AccountConflict as conflict:
-        raise Problem(
-            409,
-            "account-conflict",
-            "Conflict",
-            f"The {conflict.field} is already used by another Firebase user.",
-        ) from None
-    except UidConflict as error:
-        raise uid_conflict(error) from None
-    except AuthRefusedInput as error:
-        raise bad_request(f"Firebase refused the account: {error}") from None
-    return (201 if created else 200), {"uid": user["uid"], "created": created}
+    user, created = await request.app[ACCOUNTS].create(partner, account)
+    return (201 if created else 200), {"uid": user.uid, "created": created}
 
 
-async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any]) -> dict[str, Any]:
+async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any]) -> schemas.AccountAnswer:
     """The user as it is now, with a fresh custom token (and session if asked)."""
     user = await request.app[USERS].find_by_uid(result["uid"])
     if user is None:
         raise Problem(404, "unknown-user", "Unknown user", "The account no longer exists.")
-    partner = partner_named(request, user["partner"])
+    partner = partner_named(request, user.partner)
     tenant = partner.config.tenant_id
-    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
-    answer: dict[str, Any] = {
-        "user": public_user(user),
-        "created": result["created"],
-        "token_type": "Bearer",
-        "custom_token": custom_token,
-        "jwt_token": custom_token,  # the same token fields as login (FlutterFlow-style apps)
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-    }
-    if body.session:
-        session = await answered(request.app[SESSION_API].sign_in(custom_token, tenant))
-        answer["session"] = session.as_json()
-        answer["id_token"] = session.id_token
-        answer["refresh_token"] = session.refresh_token
-    return answer
+    custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
+    session = await request.app[SESSION_API].sign_in(custom_token, tenant) if body.session else None
+    return token_answer(schemas.AccountAnswer, user, custom_token, session, created=result["created"])

@@ -10,18 +10,25 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from bridge.services.admin import PartlyApplied, UserFilter, UserNotFound
+from bridge.services.admin import Deleted, UserFilter, UserState
 from bridge.services.verdict import mongodb_view
-from bridge.store.user_refs import BadUserRef
+from bridge.web import schemas
 from bridge.web.access import ADMIN, requires_admin
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
-from bridge.web.failures import answered
+from bridge.web.contract import Handler, RouteTable
 from bridge.web.keys import ADMIN_SERVICE, AUDIT_LOG
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import invalid_fields
 from bridge.web.request_log import current_request_id
 
-T = TypeVar("T")
 Query = TypeVar("Query", bound=BaseModel)
+
+routes = RouteTable("admin")
+ADMIN_ERRORS = (400, 401, 403, 404, 502, 503)
+# A user reference may hold "/" (`users/{uid}`), so `{ref}` is greedy; the routes that take the
+# reference alone must not also match the routes that add an action after it, or a request for one
+# would be answered by (and a 405 would advertise the methods of) the other.
+USER_PATH = r"/admin/v1/users/{ref:.+(?<!/disable)(?<!/enable)(?<!/revoke)(?<!/claims)}"
 
 
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
@@ -69,37 +76,17 @@ def parse_query(request: web.Request, model: type[Query]) -> Query:
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as error:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
-            for e in error.errors(include_input=False, include_url=False)
-        ]
-        raise bad_request("The query has invalid parameters.", errors) from None
+        raise invalid_fields("The query has invalid parameters.", error) from None
 
 
-async def admin_call(call: Awaitable[T]) -> T:
-    """An admin service call, its known failures answered as problems."""
-    try:
-        return await answered(call)
-    except UserNotFound:
-        raise Problem(404, "unknown-user", "Unknown user", "Neither store knows this user.") from None
-    except (BadUserRef, ValueError) as error:
-        raise bad_request(str(error)) from None
-    except PartlyApplied as error:
-        raise Problem(
-            502, "partly-applied", "Partly applied", f"{error}. GET the user to see the verdict, then retry."
-        ) from None
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    return value
-
-
+@routes.get(
+    "/admin/v1/users",
+    summary="List and search users",
+    auth="admin",
+    query=UserQuery,
+    responses={200: schemas.AdminUserPage},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def list_users(request: web.Request) -> web.Response:
     query = parse_query(request, UserQuery)
@@ -107,57 +94,115 @@ async def list_users(request: web.Request) -> web.Response:
         query.partner, query.email, query.uid_prefix, query.created_from, query.created_to, query.disabled
     )
     service = request.app[ADMIN_SERVICE]
-    page = await admin_call(service.list_users(filters, query.cursor, query.limit))
+    page = await service.list_users(filters, query.cursor, query.limit)
     if query.verify:
-        rows: list[Any] = await admin_call(service.with_verdicts(page["users"]))
+        rows: list[Any] = [row.as_json() for row in await service.with_verdicts(page.users)]
     else:
-        rows = [mongodb_view(user) for user in page["users"]]
-    return web.json_response({"users": rows, "total": page["total"], "next_cursor": page["next_cursor"]})
+        rows = [mongodb_view(user) for user in page.users]
+    return json_answer(schemas.AdminUserPage(users=rows, total=page.total, next_cursor=page.next_cursor))
 
 
+@routes.get(
+    USER_PATH,
+    summary="Both records and the verdict",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def show_user(request: web.Request) -> web.Response:
-    return web.json_response(await admin_call(request.app[ADMIN_SERVICE].verify(request.match_info["ref"])))
+    state = await request.app[ADMIN_SERVICE].verify(request.match_info["ref"])
+    return json_answer(schemas.AdminUserState.model_validate(state.as_json()))
 
 
-def _action(run: Callable[[web.Request, str, str, str | None], Awaitable[dict[str, Any]]]) -> Any:
+def _action(
+    run: Callable[[web.Request, str, str, str | None], Awaitable[UserState | Deleted]],
+    answer: type[BaseModel] = schemas.AdminUserState,
+) -> Handler:
     @requires_admin
     async def handler(request: web.Request) -> web.Response:
-        result = await admin_call(
-            run(request, request.match_info["ref"], request[ADMIN], current_request_id())
-        )
-        return web.json_response(result)
+        result = await run(request, request.match_info["ref"], request[ADMIN], current_request_id())
+        return json_answer(answer.model_validate(result.as_json()))
 
     return handler
 
 
-disable_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid))
-enable_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid))
-revoke_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid))
-delete_user = _action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid))
+disable_user = routes.post(
+    "/admin/v1/users/{ref:.+}/disable",
+    summary="Disable (and revoke sessions)",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid)))
+enable_user = routes.post(
+    "/admin/v1/users/{ref:.+}/enable",
+    summary="Enable",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid)))
+revoke_user = routes.post(
+    "/admin/v1/users/{ref:.+}/revoke",
+    summary="Revoke sessions",
+    auth="admin",
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid)))
 
 
+@routes.put(
+    "/admin/v1/users/{ref:.+}/claims",
+    summary="Replace custom claims",
+    auth="admin",
+    body=ClaimsBody,
+    responses={200: schemas.AdminUserState},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def replace_claims(request: web.Request) -> web.Response:
     body = await read_body(request, ClaimsBody)
     service = request.app[ADMIN_SERVICE]
-    result = await admin_call(
-        service.replace_claims(request.match_info["ref"], body.claims, request[ADMIN], current_request_id())
+    result = await service.replace_claims(
+        request.match_info["ref"], body.claims, request[ADMIN], current_request_id()
     )
-    return web.json_response(result)
+    return json_answer(schemas.AdminUserState.model_validate(result.as_json()))
 
 
+delete_user = routes.delete(
+    USER_PATH,
+    summary="Delete from both stores",
+    auth="admin",
+    responses={200: schemas.Deleted},
+    errors=ADMIN_ERRORS,
+)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].delete(ref, actor, rid), schemas.Deleted))
+
+
+@routes.get(
+    "/admin/v1/audit",
+    summary="The audit log",
+    auth="admin",
+    query=AuditQuery,
+    responses={200: schemas.AuditPage},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def audit(request: web.Request) -> web.Response:
     query = parse_query(request, AuditQuery)
     entries = await request.app[AUDIT_LOG].search(
         actor=query.actor, action=query.action, target=query.target, since=query.since, limit=query.limit
     )
-    return web.json_response({"entries": jsonable(entries)})
+    return json_answer(schemas.AuditPage(entries=[entry.as_json() for entry in entries]))
 
 
+@routes.get(
+    "/admin/v1/reconcile",
+    summary="Reconcile dry run",
+    auth="admin",
+    responses={200: schemas.ReconcileAnswer},
+    errors=ADMIN_ERRORS,
+)
 @requires_admin
 async def reconcile(request: web.Request) -> web.Response:
     """A dry run: what `bridge admin reconcile` would report (it fixes only with --fix)."""
-    report = await admin_call(request.app[ADMIN_SERVICE].reconcile(fix=False, actor=request[ADMIN]))
-    return web.json_response(report.as_json())
+    report = await request.app[ADMIN_SERVICE].reconcile(fix=False, actor=request[ADMIN])
+    return json_answer(schemas.ReconcileAnswer.model_validate(report.as_json()))

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import Problem, bad_request, invalid_fields
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -172,11 +172,7 @@ async def read_body(request: web.Request, model: type[Body]) -> Body:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        errors = [
-            {"field": ".".join(str(part) for part in e["loc"]) or "(body)", "message": e["msg"]}
-            for e in error.errors(include_input=False, include_url=False)
-        ]
-        raise bad_request("The body has invalid fields.", errors) from None
+        raise invalid_fields("The body has invalid fields.", error, whole="(body)") from None
 
 
 async def read_form(request: web.Request) -> dict[str, str]:

@@ -8,15 +8,22 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.store.audit import AuditEntry
 from bridge.store.devices import public_device, token_hint
-from bridge.store.user_refs import BadUserRef, parse_user_ref, resolve_user_refs
+from bridge.store.user_refs import parse_user_ref, resolve_user_refs
+from bridge.web import schemas
 from bridge.web.access import API_KEY, USER, requires_scope, requires_user
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.keys import AUDIT_LOG, DEVICES, USERS
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import Problem
 from bridge.web.request_log import current_request_id
 
 log = logging.getLogger("bridge.devices")
+routes = RouteTable("push")
+USER_ERRORS = (401, 503)
+KEY_ERRORS = (400, 401, 403)
 
 FcmToken = Annotated[str, Field(min_length=20, max_length=4096, pattern=r"^[A-Za-z0-9_:\-\.]+$")]
 
@@ -39,7 +46,7 @@ async def _register(request: web.Request, uid: str, actor: str, bound_to: str | 
         # A key bound to one partner never takes a device away from another partner's user.
         owner = await request.app[DEVICES].owner_of(body.token)
         owner_user = await request.app[USERS].find_by_uid(owner) if owner not in (None, uid) else None
-        if owner_user is not None and owner_user.get("partner") != bound_to:
+        if owner_user is not None and owner_user.partner != bound_to:
             raise Problem(
                 403,
                 "forbidden",
@@ -53,17 +60,21 @@ async def _register(request: web.Request, uid: str, actor: str, bound_to: str | 
         hint = token_hint(body.token)
         log.info("device moved to another user", extra={"from_uid": moved_from, "to_uid": uid, "token": hint})
         await request.app[AUDIT_LOG].record(
-            actor,
-            "device-moved",
-            moved_from,
-            {"uid": moved_from, "token": hint},
-            {"uid": uid, "token": hint},
-            current_request_id(),
+            AuditEntry(
+                actor,
+                "device-moved",
+                moved_from,
+                {"uid": moved_from, "token": hint},
+                {"uid": uid, "token": hint},
+                current_request_id(),
+            )
         )
+    return json_answer(await _device_list(request, uid), status=201 if new else 200)
+
+
+async def _device_list(request: web.Request, uid: str) -> schemas.DeviceList:
     devices = await request.app[DEVICES].of_user(uid)
-    return web.json_response(
-        {"uid": uid, "devices": [public_device(d) for d in devices]}, status=201 if new else 200
-    )
+    return schemas.DeviceList.model_validate({"uid": uid, "devices": [public_device(d) for d in devices]})
 
 
 async def _remove(request: web.Request, uid: str) -> web.Response:
@@ -71,45 +82,78 @@ async def _remove(request: web.Request, uid: str) -> web.Response:
     body = await read_body(request, RemoveDeviceBody)
     if not await request.app[DEVICES].remove(uid, body.token):
         raise Problem(404, "unknown-device", "Unknown device", "This user has no such device.")
-    return web.json_response({"uid": uid, "removed": True})
+    return json_answer(schemas.DeviceRemoved(uid=uid, removed=True))
 
 
 async def _user_named(request: web.Request) -> str:
-    try:
-        ref = parse_user_ref(request.match_info["ref"])
-    except BadUserRef as error:
-        raise bad_request(str(error)) from None
+    ref = parse_user_ref(request.match_info["ref"])
     found = await resolve_user_refs(request.app[USERS], [ref])
-    if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].get("partner")):
+    if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].partner):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    uid: str = found[ref.raw]["uid"]
-    return uid
+    return found[ref.raw].uid
 
 
+@routes.get(
+    "/v1/me/devices",
+    summary="My devices",
+    auth="user",
+    responses={200: schemas.DeviceList},
+    errors=USER_ERRORS,
+)
 @requires_user
 async def list_my_devices(request: web.Request) -> web.Response:
-    uid = request[USER]["uid"]
-    devices = await request.app[DEVICES].of_user(uid)
-    return web.json_response({"uid": uid, "devices": [public_device(d) for d in devices]})
+    return json_answer(await _device_list(request, request[USER].uid))
 
 
+@routes.put(
+    "/v1/me/devices",
+    summary="Register this device's FCM token",
+    auth="user",
+    body=DeviceBody,
+    responses={200: schemas.DeviceList, 201: schemas.DeviceList},
+    errors=(400, *USER_ERRORS),
+)
 @requires_user
 async def register_my_device(request: web.Request) -> web.Response:
-    uid = request[USER]["uid"]
+    uid = request[USER].uid
     return await _register(request, uid, f"user:{uid}")
 
 
+@routes.delete(
+    "/v1/me/devices",
+    summary="Forget a device",
+    auth="user",
+    body=RemoveDeviceBody,
+    responses={200: schemas.DeviceRemoved},
+    errors=(400, 404, *USER_ERRORS),
+)
 @requires_user
 async def remove_my_device(request: web.Request) -> web.Response:
-    return await _remove(request, request[USER]["uid"])
+    return await _remove(request, request[USER].uid)
 
 
+@routes.put(
+    "/v1/users/{ref:.+}/devices",
+    summary="Register a device for a user",
+    auth="key:accounts:write",
+    body=DeviceBody,
+    responses={200: schemas.DeviceList, 201: schemas.DeviceList},
+    errors=(*KEY_ERRORS, 404),
+)
 @requires_scope("accounts:write")
 async def register_user_device(request: web.Request) -> web.Response:
     key = request[API_KEY]
     return await _register(request, await _user_named(request), f"api-key:{key.key_id}", key.partner)
 
 
+@routes.delete(
+    "/v1/users/{ref:.+}/devices",
+    summary="Forget a user's device",
+    auth="key:accounts:write",
+    body=RemoveDeviceBody,
+    responses={200: schemas.DeviceRemoved},
+    errors=(*KEY_ERRORS, 404),
+)
 @requires_scope("accounts:write")
 async def remove_user_device(request: web.Request) -> web.Response:
     return await _remove(request, await _user_named(request))

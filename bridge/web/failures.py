@@ -1,66 +1,63 @@
-"""How each way a login or session can fail is answered: the problem for JSON routes, and a short
-human message for the browser redirect flow. The log always gets the precise reason."""
+"""One table from exception type to problem, and the error middleware that answers with it.
+
+Domain errors are raised below the web layer (partners, services, store, firebase) and know
+nothing of HTTP; each is answered here, by type. A login's failures are counted and logged by the
+login service (bridge.services.logins); the factories here log only what no one below logs.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from bridge.firebase.auth_admin import AuthUnavailable, IdTokenRejected
+from aiohttp import web
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WriteConcernError
+
+from bridge.firebase.auth_admin import AuthRefusedInput, AuthUnavailable, IdTokenRejected
 from bridge.firebase.sessions import SessionRejected, SessionsNotConfigured, SessionsUnavailable
-from bridge.identity import ClaimsTooLarge
-from bridge.infra.metrics import LOGIN_OUTCOMES
+from bridge.identity import ClaimsTooLarge, InvalidClaims
 from bridge.partners.base import CredentialRejected, CredentialReplayed, KeysUnavailable, WrongCredentialKind
 from bridge.partners.password import PartnerLoginFailed
+from bridge.services.accounts import AccountConflict
+from bridge.services.admin import BadCursor, PartlyApplied, UserNotFound
+from bridge.services.notifications import PayloadTooLarge
 from bridge.store.attempts import LockedOut
+from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch
+from bridge.store.user_refs import BadUserRef
 from bridge.store.users import UidConflict, UserDisabled
-from bridge.web.problems import Problem, bad_request, invalid_credential
+from bridge.web.contract import Handler
+from bridge.web.problems import (
+    Problem,
+    bad_request,
+    dependency_unavailable,
+    invalid_credential,
+    problem_response,
+)
 
 log = logging.getLogger("bridge.login")
-T = TypeVar("T")
+errors_log = logging.getLogger("bridge.errors")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def session_problem(error: Exception) -> Problem | None:
-    if isinstance(error, SessionRejected):
-        log.info("session refused by firebase", extra={"code": error.code})
-        return invalid_credential()
-    if isinstance(error, SessionsNotConfigured):
-        return Problem(
-            501,
-            "sessions-not-configured",
-            "Sessions not configured",
-            "This bridge has no Firebase Web API key (BRIDGE_FIREBASE_WEB_API_KEY).",
-        )
-    if isinstance(error, SessionsUnavailable | AuthUnavailable):
-        log.warning("firebase unavailable", extra={"error": str(error)})
-        return Problem(
-            503,
-            "firebase-unavailable",
-            "Service unavailable",
-            "Firebase Authentication is not reachable; try again shortly.",
-            headers={"Retry-After": "5"},
-        )
-    if isinstance(error, IdTokenRejected):
-        # A reason code and the value's fingerprint: never the value (firebase-admin's own error
-        # text quotes it, e.g. a whole API key sent as a Bearer ID token).
-        log.info("id token rejected", extra={"reason": error.code, "fingerprint": error.fingerprint})
-        return invalid_credential()
-    return None
+def _credential_replayed(error: CredentialReplayed, partner: str | None) -> Problem:
+    return Problem(401, "token-already-used", "Invalid credential", str(error))
 
 
-async def answered(call: Awaitable[T]) -> T:
-    """Await a session or Firebase Auth call, answering its known failures as problems."""
-    try:
-        return await call
-    except Exception as error:
-        problem = session_problem(error)
-        if problem is None:
-            raise
-        raise problem from None
+def _credential_rejected(error: CredentialRejected, partner: str | None) -> Problem:
+    return invalid_credential()
 
 
-def uid_conflict(error: UidConflict) -> Problem:
+def _wrong_credential_kind(error: WrongCredentialKind, partner: str | None) -> Problem:
+    return bad_request(f"Partner {partner!r}: {error}.")
+
+
+def _user_disabled(error: UserDisabled, partner: str | None) -> Problem:
+    return Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
+
+
+def _uid_conflict(error: UidConflict, partner: str | None) -> Problem:
     return Problem(
         409,
         "uid-conflict",
@@ -70,80 +67,221 @@ def uid_conflict(error: UidConflict) -> Problem:
     )
 
 
-def login_problem(error: Exception, partner_id: str) -> Problem | None:
-    """The problem for a failed login (counted by outcome), or None for an unknown failure."""
-    problem = _login_problem(error, partner_id)
-    LOGIN_OUTCOMES.labels(partner_id, problem.slug if problem else "error").inc()
-    return problem
+def _claims_too_large(error: ClaimsTooLarge, partner: str | None) -> Problem:
+    return Problem(422, "claims-too-large", "Claims too large", str(error))
 
 
-def _login_problem(error: Exception, partner_id: str) -> Problem | None:
-    if isinstance(error, CredentialReplayed):
-        log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
-        return Problem(401, "token-already-used", "Invalid credential", str(error))
-    if isinstance(error, CredentialRejected):
-        log.info("login rejected", extra={"partner": partner_id, "reason": str(error)})
-        return invalid_credential()
-    if isinstance(error, WrongCredentialKind):
-        return bad_request(f"Partner {partner_id!r}: {error}.")
-    if isinstance(error, UserDisabled):
-        log.info("login rejected", extra={"partner": partner_id, "reason": "user is disabled"})
-        return Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
-    if isinstance(error, UidConflict):
-        log.warning(
-            "login refused: uid conflict", extra={"partner": partner_id, "owner": error.owner_partner}
-        )
-        return uid_conflict(error)
-    if isinstance(error, ClaimsTooLarge):
-        log.warning("login refused: claims too large", extra={"partner": partner_id})
-        return Problem(422, "claims-too-large", "Claims too large", str(error))
-    if isinstance(error, LockedOut):
-        log.warning("login refused: too many failures", extra={"partner": partner_id})
+def _locked_out(error: LockedOut, partner: str | None) -> Problem:
+    return Problem(
+        429,
+        "too-many-attempts",
+        "Too many failed logins",
+        "Too many failed logins; try again later.",
+        headers={"Retry-After": str(error.retry_after)},
+    )
+
+
+def _keys_unavailable(error: KeysUnavailable, partner: str | None) -> Problem:
+    return Problem(
+        503,
+        "partner-keys-unavailable",
+        "Service unavailable",
+        "The partner's signing keys cannot be fetched; try again shortly.",
+        headers={"Retry-After": "30"},
+    )
+
+
+def _partner_login_failed(error: PartnerLoginFailed, partner: str | None) -> Problem:
+    if error.timed_out:
         return Problem(
-            429,
-            "too-many-attempts",
-            "Too many failed logins",
-            "Too many failed logins; try again later.",
-            headers={"Retry-After": str(error.retry_after)},
+            504, "partner-timeout", "Partner timeout", "The partner's login service did not answer in time."
         )
-    if isinstance(error, KeysUnavailable):
-        log.warning("partner keys unavailable", extra={"partner": partner_id, "error": str(error)})
-        return Problem(
-            503,
-            "partner-keys-unavailable",
-            "Service unavailable",
-            "The partner's signing keys cannot be fetched; try again shortly.",
-            headers={"Retry-After": "30"},
-        )
-    if isinstance(error, PartnerLoginFailed):
-        log.warning("partner login API failed", extra={"partner": partner_id, "error": str(error)})
-        if error.timed_out:
-            return Problem(
-                504,
-                "partner-timeout",
-                "Partner timeout",
-                "The partner's login service did not answer in time.",
-            )
-        return Problem(
-            502,
-            "partner-unavailable",
-            "Partner unavailable",
-            "The partner's login service is not working; try again later.",
-        )
-    return session_problem(error)
+    return Problem(
+        502,
+        "partner-unavailable",
+        "Partner unavailable",
+        "The partner's login service is not working; try again later.",
+    )
 
 
-# Short messages a person may see on the partner's error page after a redirect login (the words
-# DeveloperHub-style docs portals show: "Token has already been used", "Token expired", ...).
-def human_message(problem: Problem, error: Exception) -> str:
-    if isinstance(error, CredentialRejected) and "ExpiredSignatureError" in str(error):
-        return "Token expired"
-    return {
-        "token-already-used": "Token has already been used",
-        "invalid-credential": "Invalid token",
-        "user-disabled": "Account disabled",
-        "uid-conflict": "Account conflict",
-        "too-many-attempts": "Too many attempts; try again later",
-        "unknown-partner": "Unknown partner",
-        "bad-request": "Invalid request",
-    }.get(problem.slug, "Sign-in is unavailable right now")
+def _session_rejected(error: SessionRejected, partner: str | None) -> Problem:
+    log.info("session refused by firebase", extra={"code": error.code})
+    return invalid_credential()
+
+
+def _sessions_not_configured(error: SessionsNotConfigured, partner: str | None) -> Problem:
+    return Problem(
+        501,
+        "sessions-not-configured",
+        "Sessions not configured",
+        "This bridge has no Firebase Web API key (BRIDGE_FIREBASE_WEB_API_KEY).",
+    )
+
+
+def _firebase_unavailable(error: SessionsUnavailable | AuthUnavailable, partner: str | None) -> Problem:
+    log.warning("firebase unavailable", extra={"error": str(error)})
+    return Problem(
+        503,
+        "firebase-unavailable",
+        "Service unavailable",
+        "Firebase Authentication is not reachable; try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def log_id_token_rejected(error: IdTokenRejected) -> None:
+    # A reason code and the value's fingerprint: never the value (firebase-admin's own error text
+    # quotes it, e.g. a whole API key sent as a Bearer ID token).
+    log.info("id token rejected", extra={"reason": error.code, "fingerprint": error.fingerprint})
+
+
+def _id_token_rejected(error: IdTokenRejected, partner: str | None) -> Problem:
+    log_id_token_rejected(error)
+    return invalid_credential()
+
+
+def _auth_refused_input(error: AuthRefusedInput, partner: str | None) -> Problem:
+    return bad_request(f"Firebase refused the input: {error}")
+
+
+def _account_conflict(error: AccountConflict, partner: str | None) -> Problem:
+    return Problem(
+        409, "account-conflict", "Conflict", f"The {error.field} is already used by another Firebase user."
+    )
+
+
+def _idempotency_mismatch(error: IdempotencyMismatch, partner: str | None) -> Problem:
+    return Problem(
+        422,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        f"This {IDEMPOTENCY_HEADER} was used with a different request.",
+    )
+
+
+def _idempotency_in_progress(error: IdempotencyInProgress, partner: str | None) -> Problem:
+    return Problem(
+        409,
+        "idempotency-key-in-progress",
+        "Request in progress",
+        f"A request with this {IDEMPOTENCY_HEADER} is still running; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _user_not_found(error: UserNotFound, partner: str | None) -> Problem:
+    return Problem(404, "unknown-user", "Unknown user", "Neither store knows this user.")
+
+
+def _refused_input(error: ValueError, partner: str | None) -> Problem:
+    """The message names the rule the input breaks (never the value)."""
+    return bad_request(str(error))
+
+
+def _partly_applied(error: PartlyApplied, partner: str | None) -> Problem:
+    return Problem(
+        502, "partly-applied", "Partly applied", f"{error}. GET the user to see the verdict, then retry."
+    )
+
+
+def _mongodb(error: PyMongoError, partner: str | None) -> Problem | None:
+    """MongoDB is down, electing a primary, or did not confirm a write in time: the caller may
+    retry (503). Any other MongoDB error is a 500."""
+    if not mongodb_unavailable(error):
+        return None
+    errors_log.warning("mongodb unavailable: %s", type(error).__name__)
+    return dependency_unavailable("The user store")
+
+
+def mongodb_unavailable(error: PyMongoError) -> bool:
+    """Server selection and network errors, a write concern not satisfied in time (a majority
+    unreachable during a failover), and operations past their time limit."""
+    return isinstance(error, ConnectionFailure | WriteConcernError | ExecutionTimeout) or error.timeout
+
+
+# Each factory takes the error (of its key's type) and the login's partner, if any; None means
+# "not a known failure": a 500. Looked up along the error's class hierarchy, most specific first.
+# The value type says Any because each factory takes its own key's type.
+PROBLEMS: dict[type[Exception], Callable[[Any, str | None], Problem | None]] = {
+    # logins
+    CredentialReplayed: _credential_replayed,
+    CredentialRejected: _credential_rejected,
+    WrongCredentialKind: _wrong_credential_kind,
+    UserDisabled: _user_disabled,
+    UidConflict: _uid_conflict,
+    ClaimsTooLarge: _claims_too_large,
+    LockedOut: _locked_out,
+    KeysUnavailable: _keys_unavailable,
+    PartnerLoginFailed: _partner_login_failed,
+    # Firebase sessions and Auth
+    SessionRejected: _session_rejected,
+    SessionsNotConfigured: _sessions_not_configured,
+    SessionsUnavailable: _firebase_unavailable,
+    AuthUnavailable: _firebase_unavailable,
+    IdTokenRejected: _id_token_rejected,
+    AuthRefusedInput: _auth_refused_input,
+    # accounts
+    AccountConflict: _account_conflict,
+    IdempotencyMismatch: _idempotency_mismatch,
+    IdempotencyInProgress: _idempotency_in_progress,
+    # users by reference, admin, push
+    UserNotFound: _user_not_found,
+    BadUserRef: _refused_input,
+    BadCursor: _refused_input,
+    InvalidClaims: _refused_input,
+    PartlyApplied: _partly_applied,
+    PayloadTooLarge: _refused_input,
+    # MongoDB
+    PyMongoError: _mongodb,
+}
+
+
+def problem_for(error: Exception, partner: str | None = None) -> Problem | None:
+    """The problem answering `error` (its reason logged), or None for an unknown failure."""
+    if isinstance(error, Problem):
+        return error
+    for kind in type(error).__mro__:
+        factory = PROBLEMS.get(kind)
+        if factory is not None:
+            return factory(error, partner)
+    return None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return problem_response(_from_http_exception(error), request)
+    except Exception as error:
+        problem = problem_for(error)
+        if problem is None:
+            errors_log.exception("unhandled error")
+            problem = _internal_error()
+        return problem_response(problem, request)
+
+
+def _from_http_exception(error: web.HTTPException) -> Problem:
+    kept = {
+        name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After", "Location")
+    }
+    slug = error.reason.lower().replace(" ", "-")
+    return Problem(
+        error.status,
+        slug,
+        error.reason,
+        error.text if error.text and not error.text.startswith(f"{error.status}:") else None,
+        headers=kept,
+    )
+
+
+def _internal_error() -> Problem:
+    return Problem(
+        500,
+        "internal-error",
+        "Internal error",
+        "Something went wrong on our side; the request id identifies it in our logs.",
+    )

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
-from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
-from bridge.partners.base import Credential, PartnerToken, PasswordLogin
-from bridge.partners.config import PARTNER_ID_PATTERN, PasswordPartnerConfig
+from bridge.partners.base import Credential, CredentialIncomplete, Presented
+from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.services.logins import LoginResult
-from bridge.store.users import public_user
+from bridge.web import schemas
+from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import bearer_token, client_address, read_body
-from bridge.web.failures import login_problem
+from bridge.web.contract import RouteTable
+from bridge.web.failures import problem_for
 from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
 from bridge.web.problems import bad_request, unknown_partner
 
 MAX_TOKEN_CHARS = 65536
 MAX_FIELD_CHARS = 8192
+
+routes = RouteTable("login")
 
 
 class LoginBody(BaseModel):
@@ -41,59 +43,58 @@ def partner_named(request: web.Request, partner_id: str) -> Partner:
     return partner
 
 
+def credential_of(partner: Partner, presented: Presented) -> Credential:
+    """The credential the partner takes from what the request presents, or 400 saying what to send."""
+    try:
+        return partner.credential_from(presented)
+    except CredentialIncomplete as error:
+        raise bad_request(str(error)) from None
+
+
 def _credential(request: web.Request, partner: Partner, body: LoginBody) -> Credential:
-    if isinstance(partner.config, PasswordPartnerConfig):
-        if body.username is None or body.password is None or body.token is not None:
-            raise bad_request(f"Partner {partner.id!r} takes `username` and `password`.")
-        trusted = request.app[SETTINGS].trusted_proxies
-        return PasswordLogin(body.username, body.password, client_address(request, trusted))
-    if body.username is not None or body.password is not None:
-        raise bad_request(f"Partner {partner.id!r} takes a `token`, not a username and password.")
-    header_token = bearer_token(request)
-    if body.token and header_token and body.token != header_token:
-        raise bad_request("Send the token in the body or in the Authorization header, not both.")
-    token = body.token or header_token
-    if not token:
-        raise bad_request("A token is required (body field `token` or `Authorization: Bearer`).")
-    return PartnerToken(token)
+    presented = Presented(
+        f"Partner {partner.id!r}", body.username, body.password, body.token, bearer_token(request)
+    )
+    return credential_of(partner, presented)
 
 
 async def log_in(
     request: web.Request, partner: Partner, credential: Credential, *, with_session: bool = False
 ) -> LoginResult:
-    """Run the login pipeline; each way it can fail becomes its problem+json."""
+    """Run the login pipeline (which counts and logs its outcome). A failure is raised as its
+    problem (bridge.web.failures), caused by the domain error; an unknown one as it is."""
     address = client_address(request, request.app[SETTINGS].trusted_proxies)
     try:
         result = await request.app[LOGINS].login(
             partner, credential, with_session=with_session, client_address=address
         )
     except Exception as error:
-        problem = login_problem(error, partner.id)
+        problem = problem_for(error, partner.id)
         if problem is None:
             raise
-        raise problem from None
-    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
+        raise problem from error
     return result
 
 
+@routes.post(
+    "/v1/login",
+    summary="Log in with a partner credential; get a Firebase custom token",
+    body=LoginBody,
+    responses={200: schemas.LoginAnswer},
+    errors=(400, 401, 403, 409, 413, 422, 429, 501, 502, 503, 504),
+    description="`token` for jwt/oidc partners (or `Authorization: Bearer`), `username` + `password` "
+    "for password partners. `session: true` also returns a Firebase session. A rejected request "
+    "writes nothing. A 503 after the credential was accepted (MongoDB or Firebase down or past its "
+    "timeout) may leave the user record created or refreshed, but the login is not counted and a "
+    "single-use token is given back: retry with the same token.",
+)
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     partner = partner_named(request, body.partner)
     credential = _credential(request, partner, body)
     result = await log_in(request, partner, credential, with_session=body.session)
-    return web.json_response(login_answer(result))
+    return json_answer(login_answer(result))
 
 
-def login_answer(result: LoginResult) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "user": public_user(result.user),
-        "token_type": "Bearer",
-        "custom_token": result.custom_token,
-        "jwt_token": result.custom_token,  # alias for apps built on the FlutterFlow-style contract
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-    }
-    if result.session is not None:
-        answer["session"] = result.session.as_json()
-        answer["id_token"] = result.session.id_token
-        answer["refresh_token"] = result.session.refresh_token
-    return answer
+def login_answer(result: LoginResult) -> schemas.LoginAnswer:
+    return token_answer(schemas.LoginAnswer, result.user, result.custom_token, result.session)

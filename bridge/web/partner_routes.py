@@ -16,7 +16,6 @@ platform sends them (`fields = { username = "email" }`), and token partners also
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,15 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.identity import claim_value
 from bridge.partners import Partner
-from bridge.partners.base import Credential, PartnerToken, PasswordLogin
-from bridge.partners.config import ConfigError, JwtRules, PasswordPartnerConfig, RouteConfig
-from bridge.partners.jwt_token import JwtVerifier
+from bridge.partners.base import Credential, Presented
+from bridge.partners.config import ConfigError, JwtRules, RouteConfig
 from bridge.services.logins import LoginResult
-from bridge.web.bodies import bearer_token, client_address, read_body
+from bridge.store.users import public_user
+from bridge.web import schemas
+from bridge.web.answers import json_answer
+from bridge.web.bodies import bearer_token, read_body
+from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
-from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
-from bridge.web.openapi import DOCUMENT_CACHE
-from bridge.web.problems import bad_request
+from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, credential_of, log_in, login_answer
 from bridge.web.redirect_login import (
     allowed_targets,
     complete_redirect_login,
@@ -43,47 +43,77 @@ from bridge.web.redirect_login import (
 )
 from bridge.web.redirect_target import redirect_allowed
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Contracts whose answer carries a Firebase session (ID and refresh token).
 SESSION_CONTRACTS = frozenset({"flutterflow", "strapi"})
+CONTRACT_ANSWERS: dict[str, type[BaseModel]] = {
+    "bridge": schemas.LoginAnswer,
+    "flutterflow": schemas.FlutterFlowAnswer,
+    "strapi": schemas.StrapiAnswer,
+}
 # A JSON-safe integer: partner ids within it are answered as numbers.
 MAX_SAFE_INTEGER = 2**53 - 1
 
 
-def add_partner_routes(app: web.Application) -> None:
-    """One route per partner that declares one. Raises ConfigError for a contract this bridge
-    cannot serve (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
-    settings = app[SETTINGS]
-    app[DOCUMENT_CACHE] = {}  # the API document lists these routes (bridge.web.openapi)
+def partner_routes(app: web.Application) -> list[Route]:
+    """One route per partner that declares one, in its contract. Raises ConfigError for a path
+    bridge uses (call after bridge's own routes are added) or a contract this bridge cannot serve
+    (sessions without BRIDGE_FIREBASE_WEB_API_KEY)."""
     taken = {resource.canonical for resource in app.router.resources()}
+    table = RouteTable("partner routes")
     for partner in app[PARTNERS].values():
         route = partner.config.route
         if route is None:
             continue
-        if route.path in taken:
-            raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
-        if route.contract in SESSION_CONTRACTS and not settings.firebase_web_api_key:
-            raise ConfigError(
-                f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
-                "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
-            )
+        _check_servable(partner, route, taken, app[SETTINGS].firebase_web_api_key)
         if route.contract == "redirect":
-            # No HEAD: a link prefetcher must not spend a single-use token.
-            app.router.add_get(route.path, _redirect_handler(partner), allow_head=False)
+            _declare_redirect(table, partner, route)
         else:
-            app.router.add_post(route.path, _login_handler(partner, route))
+            _declare_login(table, partner, route)
+    return list(table)
 
 
-def partner_route_paths(app: web.Application) -> dict[str, Partner]:
-    return {p.config.route.path: p for p in app[PARTNERS].values() if p.config.route is not None}
+def _check_servable(partner: Partner, route: RouteConfig, taken: set[str], web_api_key: str | None) -> None:
+    if route.path in taken:
+        raise ConfigError(f"partner {partner.id!r}, field 'route': {route.path} is a path bridge uses")
+    if route.contract in SESSION_CONTRACTS and not web_api_key:
+        raise ConfigError(
+            f"partner {partner.id!r}, field 'route': the {route.contract} contract answers a "
+            "Firebase refresh token, so it needs BRIDGE_FIREBASE_WEB_API_KEY"
+        )
+
+
+def _declare_redirect(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
+    token_param = getattr(partner.config, "token_param", "token")
+    table.add(
+        "GET",
+        route.path,
+        _redirect_handler(partner),
+        summary=f"Partner {partner.id}: browser redirect login (token in `{token_param}`)",
+        responses={302: REDIRECT, 401: "text/html"},
+        # No HEAD: a link prefetcher must not spend a single-use token.
+        allow_head=False,
+    )
+
+
+def _declare_login(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
+    model = _body_model(partner, route)
+    table.add(
+        "POST",
+        route.path,
+        _login_handler(partner, route, model),
+        summary=f"Partner {partner.id}: log in, answered in the {route.contract} contract",
+        body=model,
+        responses={200: CONTRACT_ANSWERS[route.contract]},
+        errors=(400, 401, 403, 413, 422, 429, 502, 503, 504),
+        description="Token partners may send `Authorization: Bearer <token>` with an empty body.",
+    )
 
 
 # --- login contracts -----------------------------------------------------------------------------
 def _body_model(partner: Partner, route: RouteConfig) -> type[BaseModel]:
     """The route's body: exactly its (renamed) fields, strictly typed; unknown fields are refused."""
-    password = isinstance(partner.config, PasswordPartnerConfig)
-    names = route.field_names(password)
-    limit = MAX_FIELD_CHARS if password else MAX_TOKEN_CHARS
+    names = route.field_names(partner.credential_fields)
+    limit = MAX_TOKEN_CHARS if "token" in names else MAX_FIELD_CHARS
     fields: dict[str, Any] = {
         name: (str | None, Field(default=None, alias=alias, min_length=1, max_length=limit))
         for name, alias in names.items()
@@ -101,30 +131,19 @@ def _body_model(partner: Partner, route: RouteConfig) -> type[BaseModel]:
 def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) -> Credential:
     route = partner.config.route
     assert route is not None
-    names = route.field_names(isinstance(partner.config, PasswordPartnerConfig))
-    if isinstance(partner.config, PasswordPartnerConfig):
-        username, password = body.get("username"), body.get("password")
-        if username is None or password is None:
-            raise bad_request(f"This route takes `{names['username']}` and `{names['password']}`.")
-        trusted = request.app[SETTINGS].trusted_proxies
-        return PasswordLogin(username, password, client_address(request, trusted))
-    token, header_token = body.get("token"), bearer_token(request)
-    if token and header_token and token != header_token:
-        raise bad_request("Send the token in the body or in the Authorization header, not both.")
-    if not (token or header_token):
-        raise bad_request(f"A token is required (body field `{names['token']}` or `Authorization: Bearer`).")
-    return PartnerToken(token or header_token or "")
+    names = route.field_names(partner.credential_fields)
+    presented = Presented(
+        "This route",
+        body.get("username"),
+        body.get("password"),
+        body.get("token"),
+        bearer_token(request),
+        names,
+    )
+    return credential_of(partner, presented)
 
 
-def body_model_for(partner: Partner) -> type[BaseModel]:
-    """The request body of the partner's own (login) route, for the API document."""
-    assert partner.config.route is not None
-    return _body_model(partner, partner.config.route)
-
-
-def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
-    model = _body_model(partner, route)
-
+def _login_handler(partner: Partner, route: RouteConfig, model: type[BaseModel]) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         # Token partners take `Authorization: Bearer` with an empty body.
         body = (await read_body(request, model)).model_dump() if request.body_exists else {}
@@ -135,7 +154,7 @@ def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
             "flutterflow": flutterflow_answer,
             "strapi": strapi_answer,
         }.get(route.contract, lambda _partner, result: login_answer(result))(partner, result)
-        return web.json_response(answer, headers={"Cache-Control": "no-store"})
+        return json_answer(answer)
 
     handler.__name__ = f"partner_route_{partner.id}"
     return handler
@@ -143,59 +162,61 @@ def _login_handler(partner: Partner, route: RouteConfig) -> Handler:
 
 def partner_user_id(partner: Partner, result: LoginResult) -> int | str:
     """The partner's own user id: a JSON number when the partner's id is one (Strapi, SQL ids)."""
-    external_id: str = result.user["external_id"]
+    external_id = result.user.external_id
     if result.identity is not None:
-        config = partner.config
-        path = config.user_id_path if isinstance(config, PasswordPartnerConfig) else config.user_id_claim
-        value = claim_value(result.identity.claims, path)
+        value = claim_value(result.identity.claims, partner.user_id_path)
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_SAFE_INTEGER:
             return value
     return external_id
 
 
 def _mapped_claims(partner: Partner, result: LoginResult, taken: set[str]) -> dict[str, Any]:
-    claims = result.user.get("claims") or {}
+    claims = result.user.claims or {}
     return {name: claims[name] for name in partner.config.claims if name in claims and name not in taken}
 
 
-def flutterflow_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
+def flutterflow_answer(partner: Partner, result: LoginResult) -> schemas.FlutterFlowAnswer:
     assert result.session is not None
     user: dict[str, Any] = {
         "id": partner_user_id(partner, result),
-        "name": result.user.get("display_name"),
-        "email": result.user.get("email"),
+        "name": result.user.display_name,
+        "email": result.user.email,
     }
     user.update(_mapped_claims(partner, result, set(user)))
-    return {
-        "user": user,
-        "token_type": "Bearer",
-        "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-        "jwt_token": result.custom_token,
-        "refresh_token": result.session.refresh_token,
-        "token": result.custom_token,
-    }
+    return schemas.FlutterFlowAnswer.model_validate(
+        {
+            "user": user,
+            "token_type": "Bearer",
+            "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
+            "jwt_token": result.custom_token,
+            "refresh_token": result.session.refresh_token,
+            "token": result.custom_token,
+        }
+    )
 
 
-def strapi_answer(partner: Partner, result: LoginResult) -> dict[str, Any]:
+def strapi_answer(partner: Partner, result: LoginResult) -> schemas.StrapiAnswer:
     assert result.session is not None
-    record = result.user
+    record, public = result.user, public_user(result.user)
     user: dict[str, Any] = {
         "id": partner_user_id(partner, result),
-        "username": record.get("display_name") or record["external_id"],
-        "email": record.get("email"),
-        "uid": record["uid"],
-        "blocked": bool(record.get("disabled")),
-        "createdAt": record["created_at"].isoformat(),
-        "updatedAt": record["updated_at"].isoformat(),
+        "username": record.display_name or record.external_id,
+        "email": record.email,
+        "uid": record.uid,
+        "blocked": record.disabled,
+        "createdAt": public["created_at"],
+        "updatedAt": public["updated_at"],
     }
     user.update(_mapped_claims(partner, result, set(user)))
-    return {
-        "jwt": result.session.id_token,
-        "user": user,
-        "custom_token": result.custom_token,
-        "refresh_token": result.session.refresh_token,
-        "expires_in": result.session.expires_in,
-    }
+    return schemas.StrapiAnswer.model_validate(
+        {
+            "jwt": result.session.id_token,
+            "user": user,
+            "custom_token": result.custom_token,
+            "refresh_token": result.session.refresh_token,
+            "expires_in": result.session.expires_in,
+        }
+    )
 
 
 # --- redirect contract (DeveloperHub style) --------------------------------------------------------
@@ -203,8 +224,8 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
     """Where a failed redirect login goes: with error_redirect_from_token, the token's own
     `error_redirect_url` — only when its signature verified with the partner's key and the URL
     passes the partner's allow-list; else the configured error_redirect_url."""
-    if rules.error_redirect_from_token and token and isinstance(partner.verifier, JwtVerifier):
-        claims = await partner.verifier.signed_claims(token)
+    if rules.error_redirect_from_token and token:
+        claims = await partner.signed_claims(token)
         candidate = claims.get("error_redirect_url") if claims else None
         configured = [rules.error_redirect_url] if rules.error_redirect_url else []
         allowed = [*allowed_targets(rules), *configured]
@@ -213,27 +234,29 @@ async def _error_url(partner: Partner, rules: JwtRules, token: str) -> str | Non
     return rules.error_redirect_url
 
 
-async def _redirect_failure(partner: Partner, rules: JwtRules, token: str, message: str) -> web.Response:
+async def _redirect_failure(
+    request: web.Request, partner: Partner, rules: JwtRules, token: str, message: str
+) -> web.Response:
     url = await _error_url(partner, rules, token)
-    return error_redirect(url, rules.error_param, message) if url else failure_page(message)
+    return error_redirect(url, rules.error_param, message) if url else failure_page(request, message)
 
 
 def _redirect_handler(partner: Partner) -> Handler:
-    rules = partner.config
-    assert isinstance(rules, JwtRules)
+    rules = partner.redirect_rules
+    assert rules is not None  # the partners file allows the redirect contract only with them
 
     async def handler(request: web.Request) -> web.Response:
         token = request.query.get(rules.token_param, "")
         target = request.query.get("redirect") or rules.default_redirect_url
         if not target or not redirect_allowed(target, allowed_targets(rules)):
             log_refusal(partner.id, "redirect address not allowed")
-            return await _redirect_failure(partner, rules, token, "Redirect address not allowed")
+            return await _redirect_failure(request, partner, rules, token, "Redirect address not allowed")
         if not token:
             log_refusal(partner.id, f"no `{rules.token_param}`")
-            return await _redirect_failure(partner, rules, token, "Invalid token")
+            return await _redirect_failure(request, partner, rules, token, "Invalid token")
 
         async def fail(message: str) -> web.Response:
-            return await _redirect_failure(partner, rules, token, message)
+            return await _redirect_failure(request, partner, rules, token, message)
 
         return await complete_redirect_login(request, partner, token, target, fail)
 

@@ -1,18 +1,16 @@
-"""Problem details (RFC 9457): the one error shape bridge answers with, and the middleware."""
+"""Problem details (RFC 9457): the one error shape bridge answers with (the middleware that answers
+every failure with one is in bridge.web.failures)."""
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, WriteConcernError
+from pydantic import ValidationError
 
 from bridge.web.request_log import current_request_id
-
-log = logging.getLogger("bridge.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 DEPENDENCY_RETRY_AFTER_SECONDS = 5
@@ -44,6 +42,16 @@ def bad_request(detail: str, errors: list[dict[str, str]] | None = None) -> Prob
     return Problem(
         400, "bad-request", "Malformed request", detail, extra={"errors": errors} if errors else None
     )
+
+
+def invalid_fields(detail: str, error: ValidationError, whole: str = "") -> Problem:
+    """A 400 listing each wrong field (`whole` names an error of no one field). Values are never
+    echoed back."""
+    errors = [
+        {"field": ".".join(str(part) for part in e["loc"]) or whole, "message": e["msg"]}
+        for e in error.errors(include_input=False, include_url=False)
+    ]
+    return bad_request(detail, errors)
 
 
 def invalid_credential() -> Problem:
@@ -89,56 +97,4 @@ def problem_response(problem: Problem, request: web.Request) -> web.Response:
         text=json.dumps(body),
         content_type=PROBLEM_CONTENT_TYPE,
         headers=problem.headers,
-    )
-
-
-def _from_http_exception(error: web.HTTPException) -> Problem:
-    kept = {
-        name: value for name, value in error.headers.items() if name in ("Allow", "Retry-After", "Location")
-    }
-    slug = error.reason.lower().replace(" ", "-")
-    return Problem(
-        error.status,
-        slug,
-        error.reason,
-        error.text if error.text and not error.text.startswith(f"{error.status}:") else None,
-        headers=kept,
-    )
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except Problem as problem:
-        return problem_response(problem, request)
-    except web.HTTPException as error:
-        if error.status < 400:
-            raise
-        return problem_response(_from_http_exception(error), request)
-    except PyMongoError as error:
-        if not mongodb_unavailable(error):
-            log.exception("unhandled error")
-            return problem_response(_internal_error(), request)
-        log.warning("mongodb unavailable: %s", type(error).__name__)
-        return problem_response(dependency_unavailable("The user store"), request)
-    except Exception:
-        log.exception("unhandled error")
-        return problem_response(_internal_error(), request)
-
-
-def mongodb_unavailable(error: PyMongoError) -> bool:
-    """MongoDB is down, electing a primary, or did not confirm a write in time: the caller may retry
-    (503). Server selection and network errors, a write concern not satisfied in time (a majority
-    unreachable during a failover), and operations past their time limit."""
-    return isinstance(error, ConnectionFailure | WriteConcernError | ExecutionTimeout) or error.timeout
-
-
-def _internal_error() -> Problem:
-    return Problem(
-        500,
-        "internal-error",
-        "Internal error",
-        "Something went wrong on our side; the request id identifies it in our logs.",
     )

@@ -7,24 +7,32 @@ URL fragment, which browsers never send to servers. On failure: 302 to the partn
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
+from pydantic import BaseModel, Field
 
 from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
-from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
-from bridge.partners.base import PartnerToken
+from bridge.partners.base import CredentialExpired, PartnerToken
 from bridge.partners.config import JwtRules
-from bridge.web.bodies import client_address
-from bridge.web.failures import human_message, login_problem
-from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
+from bridge.web.contract import REDIRECT, RouteTable
+from bridge.web.keys import PARTNERS
+from bridge.web.login import log_in
+from bridge.web.pages import render_page
+from bridge.web.problems import Problem
 from bridge.web.redirect_target import redirect_allowed
 
 log = logging.getLogger("bridge.login")
+routes = RouteTable("login")
+
+
+class RedirectQuery(BaseModel):
+    partner: str
+    token: str = Field(description="The partner's JWT")
+    redirect: str | None = Field(None, description="Where to go afterwards; must match the allow-list")
 
 
 def log_refusal(partner_id: str, reason: str) -> None:
@@ -40,13 +48,9 @@ def allowed_targets(rules: JwtRules) -> list[str]:
     return [*rules.redirect_urls, *([rules.default_redirect_url] if rules.default_redirect_url else [])]
 
 
-def failure_page(message: str) -> web.Response:
+def failure_page(request: web.Request, message: str) -> web.Response:
     """The 401 page a browser gets when there is no error address to send it to."""
-    page = (
-        "<!doctype html><html><head><meta charset=utf-8><title>Sign-in failed</title></head>"
-        f"<body><h1>Sign-in failed</h1><p>{html.escape(message)}</p></body></html>"
-    )
-    return web.Response(status=401, text=page, content_type="text/html", headers=NO_STORE)
+    return render_page(request, "sign_in_failed.html", {"message": message}, status=401, headers=NO_STORE)
 
 
 def error_redirect(url: str, param: str, message: str) -> web.Response:
@@ -59,31 +63,40 @@ def error_redirect(url: str, param: str, message: str) -> web.Response:
 
 Failure = Callable[[str], Awaitable[web.Response]]
 
+# Short messages a person may see on the partner's error page after a redirect login (the words
+# DeveloperHub-style docs portals show: "Token has already been used", "Token expired", ...).
+HUMAN_MESSAGES = {
+    "token-already-used": "Token has already been used",
+    "invalid-credential": "Invalid token",
+    "user-disabled": "Account disabled",
+    "uid-conflict": "Account conflict",
+    "too-many-attempts": "Too many attempts; try again later",
+    "unknown-partner": "Unknown partner",
+    "bad-request": "Invalid request",
+}
+
+
+def human_message(problem: Problem) -> str:
+    if isinstance(problem.__cause__, CredentialExpired):
+        return "Token expired"
+    return HUMAN_MESSAGES.get(problem.slug, "Sign-in is unavailable right now")
+
 
 async def complete_redirect_login(
     request: web.Request, partner: Partner, token: str, target: str, fail: Failure
 ) -> web.Response:
     """Log in with a token from the URL (the target already passed the allow-list) and send the
     browser to `target` with the custom token in the fragment; any refusal goes to `fail`."""
-    rules = partner.config
-    assert isinstance(rules, JwtRules)
+    rules = partner.redirect_rules
+    assert rules is not None
     try:
-        result = await request.app[LOGINS].login(
-            partner,
-            PartnerToken(token),
-            with_session=rules.redirect_with_session,
-            client_address=client_address(request, request.app[SETTINGS].trusted_proxies),
-        )
-    except Exception as error:
-        problem = login_problem(error, partner.id)
-        if problem is None:
-            raise
-        return await fail(human_message(problem, error))
-    LOGIN_OUTCOMES.labels(partner.id, "success").inc()
+        result = await log_in(request, partner, PartnerToken(token), with_session=rules.redirect_with_session)
+    except Problem as problem:
+        return await fail(human_message(problem))
     fragment = {
         "custom_token": result.custom_token,
         "expires_in": str(CUSTOM_TOKEN_LIFETIME_SECONDS),
-        "uid": result.user["uid"],
+        "uid": result.user.uid,
     }
     if result.session is not None:
         fragment.update(id_token=result.session.id_token, refresh_token=result.session.refresh_token)
@@ -91,28 +104,36 @@ async def complete_redirect_login(
     return web.Response(status=302, headers={"Location": location, **NO_STORE})
 
 
-def _failure(partner: Partner | None, message: str) -> web.Response:
-    rules = partner.config if partner is not None and isinstance(partner.config, JwtRules) else None
+def _failure(request: web.Request, partner: Partner | None, message: str) -> web.Response:
+    rules = partner.redirect_rules if partner is not None else None
     if rules is not None and rules.error_redirect_url:
         return error_redirect(rules.error_redirect_url, "error", message)
-    return failure_page(message)
+    return failure_page(request, message)
 
 
+@routes.get(
+    "/v1/login/redirect",
+    summary="Browser login: verify the partner token, then redirect with the custom token in the fragment",
+    query=RedirectQuery,
+    responses={302: REDIRECT, 401: "text/html"},
+    # No HEAD: a link scanner's HEAD must not run the login (and spend a single-use token).
+    allow_head=False,
+)
 async def redirect_login(request: web.Request) -> web.Response:
     partner = request.app[PARTNERS].get(request.query.get("partner", ""))
-    if partner is None or not isinstance(partner.config, JwtRules):
-        return _failure(None, "unknown partner")
-    rules = partner.config
+    rules = partner.redirect_rules if partner is not None else None
+    if partner is None or rules is None:
+        return _failure(request, None, "unknown partner")
     target = request.query.get("redirect") or rules.default_redirect_url
     if not target or not redirect_allowed(target, allowed_targets(rules)):
         log_refusal(partner.id, "redirect address not allowed")
-        return _failure(partner, "redirect address not allowed")
+        return _failure(request, partner, "redirect address not allowed")
     token = request.query.get("token", "")
     if not token:
         log_refusal(partner.id, "no `token`")
-        return _failure(partner, "missing token")
+        return _failure(request, partner, "missing token")
 
     async def fail(message: str) -> web.Response:
-        return _failure(partner, message)
+        return _failure(request, partner, message)
 
     return await complete_redirect_login(request, partner, token, target, fail)

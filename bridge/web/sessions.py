@@ -5,18 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-import jwt
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.identity import unverified_text_claim
+from bridge.partners import tenant_of
 from bridge.store.users import public_user
+from bridge.web import schemas
 from bridge.web.access import FIREBASE_CLAIMS, USER, requires_user
+from bridge.web.answers import json_answer
 from bridge.web.bodies import read_body
-from bridge.web.failures import answered
+from bridge.web.contract import RouteTable
 from bridge.web.keys import FIREBASE_AUTH, PARTNERS, SESSION_API, SETTINGS, USERS
 
 MIN_COOKIE_SECONDS = 5 * 60
 MAX_COOKIE_SECONDS = 14 * 24 * 3600
+routes = RouteTable("sessions")
+USER_ERRORS = (401, 503)
 Token = Annotated[str, Field(min_length=1, max_length=16384)]
 
 
@@ -39,32 +44,51 @@ class CookieBody(BaseModel):
 
 def _tenant_of(custom_token: str) -> str | None:
     """The tenant a custom token names (Google checks the token itself; this only routes it)."""
-    try:
-        tenant = jwt.decode(custom_token, options={"verify_signature": False}).get("tenant_id")
-    except (jwt.PyJWTError, RecursionError):
-        return None
-    return tenant if isinstance(tenant, str) else None
+    return unverified_text_claim(custom_token, "tenant_id")
 
 
+@routes.post(
+    "/v1/sessions",
+    summary="Exchange a custom token for a Firebase session",
+    body=ExchangeBody,
+    responses={200: schemas.Session},
+    errors=(400, 401, 501, 503),
+)
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
     api = request.app[SESSION_API]
-    session = await answered(api.sign_in(body.custom_token, _tenant_of(body.custom_token)))
-    return web.json_response(session.as_json())
+    session = await api.sign_in(body.custom_token, _tenant_of(body.custom_token))
+    return json_answer(schemas.Session.model_validate(session.as_json()))
 
 
+@routes.post(
+    "/v1/sessions/refresh",
+    summary="Refresh a Firebase session",
+    body=RefreshBody,
+    responses={200: schemas.Session},
+    errors=(400, 401, 501, 503),
+)
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
-    session = await answered(request.app[SESSION_API].refresh(body.refresh_token))
-    return web.json_response(session.as_json())
+    session = await request.app[SESSION_API].refresh(body.refresh_token)
+    return json_answer(schemas.Session.model_validate(session.as_json()))
 
 
+@routes.post(
+    "/v1/sessions/cookie",
+    summary="Set a session cookie from an ID token",
+    body=CookieBody,
+    responses={200: schemas.CookieAnswer},
+    errors=(400, 401, 503),
+)
 async def create_cookie(request: web.Request) -> web.Response:
     body = await read_body(request, CookieBody)
     firebase = request.app[FIREBASE_AUTH]
-    cookie = await answered(firebase.create_session_cookie(body.id_token, timedelta(seconds=body.expires_in)))
+    cookie = await firebase.create_session_cookie(body.id_token, timedelta(seconds=body.expires_in))
     settings = request.app[SETTINGS]
-    response = web.json_response({"cookie": settings.session_cookie_name, "expires_in": body.expires_in})
+    response = json_answer(
+        schemas.CookieAnswer(cookie=settings.session_cookie_name, expires_in=body.expires_in)
+    )
     response.set_cookie(
         settings.session_cookie_name,
         cookie,
@@ -75,33 +99,35 @@ async def create_cookie(request: web.Request) -> web.Response:
         secure=settings.session_cookie_secure,
         samesite=settings.session_cookie_samesite,
     )
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
+@routes.get("/v1/me", summary="Who am I", auth="user", responses={200: schemas.MeAnswer}, errors=USER_ERRORS)
 @requires_user
 async def me(request: web.Request) -> web.Response:
     claims, user = request[FIREBASE_CLAIMS], request[USER]
-    return web.json_response(
-        {
-            "user": public_user(user),
-            "firebase": {
-                "uid": claims["uid"],
-                "sign_in_provider": claims.get("firebase", {}).get("sign_in_provider"),
-                "auth_time": claims.get("auth_time"),
-            },
-        }
+    firebase = schemas.FirebaseIdentity(
+        uid=claims["uid"],
+        sign_in_provider=claims.get("firebase", {}).get("sign_in_provider"),
+        auth_time=claims.get("auth_time"),
     )
+    return json_answer(schemas.MeAnswer.model_validate({"user": public_user(user), "firebase": firebase}))
 
 
+@routes.post(
+    "/v1/logout",
+    summary="Revoke the user's sessions and clear the cookie",
+    auth="user",
+    responses={200: schemas.LogoutAnswer},
+    errors=USER_ERRORS,
+)
 @requires_user
 async def logout(request: web.Request) -> web.Response:
     user = request[USER]
-    partner = request.app[PARTNERS].get(user["partner"])
-    tenant = partner.config.tenant_id if partner is not None else None
-    await answered(request.app[FIREBASE_AUTH].revoke_refresh_tokens(user["uid"], tenant))
-    await request.app[USERS].revoke_sessions(user["uid"])
+    tenant = tenant_of(request.app[PARTNERS], user.partner)
+    await request.app[FIREBASE_AUTH].revoke_refresh_tokens(user.uid, tenant)
+    await request.app[USERS].revoke_sessions(user.uid)
     settings = request.app[SETTINGS]
-    response = web.json_response({"uid": user["uid"], "sessions_revoked": True})
+    response = json_answer(schemas.LogoutAnswer(uid=user.uid, sessions_revoked=True))
     response.del_cookie(settings.session_cookie_name, domain=settings.session_cookie_domain, path="/")
     return response

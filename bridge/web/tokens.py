@@ -7,13 +7,17 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
+from bridge.partners import tenant_of
 from bridge.partners.config import PARTNER_ID_PATTERN
-from bridge.store.users import public_user
+from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
+from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import read_body
+from bridge.web.contract import RouteTable
 from bridge.web.keys import PARTNERS, TOKEN_MINTER, USERS
 from bridge.web.problems import Problem
+
+routes = RouteTable("accounts")
 
 
 class CustomTokenBody(BaseModel):
@@ -57,6 +61,14 @@ class CustomTokenBody(BaseModel):
         return self
 
 
+@routes.post(
+    "/v1/custom-tokens",
+    summary="Mint a custom token for an existing user",
+    auth="key:tokens:mint",
+    body=CustomTokenBody,
+    responses={200: schemas.CustomTokenAnswer},
+    errors=(400, 401, 403, 404),
+)
 @requires_scope("tokens:mint")
 async def mint_custom_token(request: web.Request) -> web.Response:
     body = await read_body(request, CustomTokenBody)
@@ -71,26 +83,25 @@ async def mint_custom_token(request: web.Request) -> web.Response:
         partner = request.app[PARTNERS].get(body.partner)
         external_id = partner.external_id_of(body.external_id) if partner else body.external_id
         user = await users.find_by_external_id(body.partner, external_id)
-    if user is None or not key.may_act_for(user.get("partner")):
+    if user is None or not key.may_act_for(user.partner):
         raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    if user.get("disabled"):
+    if user.disabled:
         raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
-    owner = request.app[PARTNERS].get(user["partner"])
-    tenant = owner.config.tenant_id if owner is not None else None
-    custom_token = await request.app[TOKEN_MINTER].mint(user["uid"], user.get("claims") or {}, tenant)
-    return web.json_response(
-        {
-            "user": public_user(user),
-            "token_type": "Bearer",
-            "custom_token": custom_token,
-            "expires_in": CUSTOM_TOKEN_LIFETIME_SECONDS,
-        }
-    )
+    tenant = tenant_of(request.app[PARTNERS], user.partner)
+    custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
+    return json_answer(token_answer(schemas.CustomTokenAnswer, user, custom_token))
 
 
+@routes.get(
+    "/v1/api-keys/me",
+    summary="The calling API key",
+    auth="key:any",
+    responses={200: schemas.ApiKeyInfo},
+    errors=(401,),
+)
 @requires_scope(None)
 async def current_api_key(request: web.Request) -> web.Response:
     key = request[API_KEY]
-    return web.json_response(
-        {"key_id": key.key_id, "name": key.name, "scopes": sorted(key.scopes), "partner": key.partner}
+    return json_answer(
+        schemas.ApiKeyInfo(key_id=key.key_id, name=key.name, scopes=sorted(key.scopes), partner=key.partner)
     )
