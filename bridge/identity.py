@@ -14,6 +14,9 @@ from typing import Any
 
 import jwt
 
+# A JSON object's members as a partner's credential, a login API or an admin gave them.
+Claims = Mapping[str, Any]
+
 MAX_UID_LENGTH = 128
 MAX_DEVELOPER_CLAIMS_BYTES = 1000
 
@@ -48,7 +51,7 @@ class ExternalIdentity:
     external_id: str
     email: str | None = None
     display_name: str | None = None
-    claims: Mapping[str, Any] = field(default_factory=dict)
+    claims: Claims = field(default_factory=dict)
 
 
 class ClaimsTooLarge(ValueError):
@@ -58,7 +61,7 @@ class ClaimsTooLarge(ValueError):
 _MISSING = object()
 
 
-def claim_value(claims: Mapping[str, Any], name: str) -> Any:
+def claim_value(claims: Claims, name: str) -> Any:
     """The claim `name`, or None. An exact key wins; otherwise dots walk into nested objects,
     so both `https://example.com/roles` and `address.country` work."""
     if name in claims:
@@ -109,12 +112,12 @@ def reserved_claim_names(names: Iterable[str]) -> list[str]:
     return sorted(set(names) & RESERVED_CLAIMS)
 
 
-def claims_size(claims: Mapping[str, Any]) -> int:
+def claims_size(claims: Claims) -> int:
     """The bytes of compact JSON Firebase counts against its 1000-byte developer-claims limit."""
     return len(json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
 
 
-def check_claims(claims: Mapping[str, Any]) -> None:
+def check_claims(claims: Claims) -> None:
     """Raise InvalidClaims when claims use a reserved name or exceed 1000 bytes of JSON."""
     reserved = reserved_claim_names(claims)
     if reserved:
@@ -129,7 +132,7 @@ def check_claims(claims: Mapping[str, Any]) -> None:
 def developer_claims(
     identity: ExternalIdentity,
     mapping: Mapping[str, str],
-    static: Mapping[str, Any],
+    static: Claims,
 ) -> dict[str, Any]:
     """The custom token's developer claims: static values, then mapped claims that are present."""
     claims = dict(static)
@@ -149,13 +152,13 @@ ScalarClaim = str | int | bool
 ClaimRule = ScalarClaim | list[ScalarClaim]
 
 
-def is_one_of(value: Any, options: Sequence[ScalarClaim]) -> bool:
+def is_one_of(value: object, options: Sequence[ScalarClaim]) -> bool:
     """Strict equality with one option: the type must match too, so `true` never matches `1` (a bool
     is an int in Python) and an object or list never matches a scalar."""
     return any(type(value) is type(option) and value == option for option in options)
 
 
-def unmatched_claim(claims: Mapping[str, Any], rules: Mapping[str, ClaimRule]) -> str | None:
+def unmatched_claim(claims: Claims, rules: Mapping[str, ClaimRule]) -> str | None:
     """The first rule's claim name whose value is neither the rule's value nor one of its list, or
     None when every rule matches (required claims, admin claims)."""
     for name, expected in rules.items():

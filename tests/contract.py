@@ -23,6 +23,23 @@ from jsonschema import Draft202012Validator
 JSON_MEDIA_TYPES = frozenset({"application/json", "application/problem+json"})
 # What aiohttp itself answers for a path no route has, or a method a path has no route for.
 ROUTING_ERRORS = {"404": "no route has this path", "405": "the path has no route for this method"}
+# What bridge answers, on any path, to a request its HTTP parser refuses (a header line over 8 KiB,
+# a control byte, …: bridge.web.malformed): such a request reaches no operation.
+NOT_HTTP = (400, "The request is not valid HTTP.")
+
+
+# The documented answer of a problem (RFC 9457) where no operation documents one.
+PROBLEM: dict[str, Any] = {
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+}
+
+
+def _detail(body: bytes) -> Any:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    return answer.get("detail") if isinstance(answer, dict) else None
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,10 @@ class Contract:
     def violations(self, method: str, path: str, status: int, media_type: str, body: bytes) -> list[str]:
         """What is wrong with this answer, by the document (empty when nothing is)."""
         method = method.upper()
+        if (status, _detail(body)) == NOT_HTTP:
+            return self._check_content(
+                f"{method} {path} answered {status} (not HTTP)", PROBLEM, media_type, body
+            )
         if method == "HEAD" and status != 405:  # aiohttp answers HEAD with the GET route's handler
             method = "GET"
         operation = next((o for o in self.operations if o.method == method and o.pattern.match(path)), None)
@@ -98,14 +119,7 @@ class Contract:
             return [
                 f"{where}: not in the document, and not the {expected} for which {ROUTING_ERRORS[expected]}"
             ]
-        return self._check_content(where, self._problem_response(), media_type, body)
-
-    def _problem_response(self) -> dict[str, Any]:
-        return {
-            "content": {
-                "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}
-            }
-        }
+        return self._check_content(where, PROBLEM, media_type, body)
 
     def _check_content(
         self, where: str, documented: dict[str, Any], media_type: str, body: bytes

@@ -85,6 +85,15 @@ def test_routes_outside_the_document_may_only_be_the_routers_404_and_405():
     assert "not in the document" in violations("DELETE", "/things/a1", 404, "application/json", b"{}")[0]
 
 
+def test_the_answer_to_a_request_that_is_not_http_may_come_on_any_path():
+    not_http = b'{"type": "/problems/bad-request", "status": 400, "detail": "The request is not valid HTTP."}'
+    other = b'{"type": "/problems/bad-request", "status": 400, "detail": "The body has invalid fields."}'
+    assert violations("GET", "/things/a1", 400, "application/problem+json", not_http) == []
+    assert (
+        "status not documented" in violations("GET", "/things/a1", 400, "application/problem+json", other)[0]
+    )
+
+
 def test_a_user_reference_may_hold_a_slash_other_parameters_are_one_segment():
     assert violations("DELETE", "/users/users/acme:ann", 204, "application/octet-stream", b"") == []
     assert "not in the document" in violations("GET", "/things/a1/more", 200, "application/json", b"{}")[0]

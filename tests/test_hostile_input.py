@@ -119,7 +119,7 @@ async def test_every_json_route_refuses_every_hostile_body_with_a_4xx_and_writes
                 off_contract += await contract.violations_of(response)
     wrong = [a for a in answers if (a[3], a[4]) != (a[5], PROBLEM)]
     assert wrong == []
-    assert off_contract == []
+    assert off_contract == [], "\n".join(off_contract)
     assert len(answers) == len(operations) * len(HOSTILE_BODIES)
     assert await collection_counts(db) == before
 

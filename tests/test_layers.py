@@ -76,7 +76,6 @@ def test_imports_only_go_down(path: Path) -> None:
     assert upward == [], f"{source} may not import from its own rank or above: {upward}"
 
 
-@pytest.mark.xfail(strict=True, reason="partners.config <-> the verifiers")
 def test_no_module_imports_itself_through_a_cycle() -> None:
     graph = {module_name(path): set(imported_modules(path)) for path in every_module()}
     cycles = [

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from contract import contract_of
 from every_credential import credentials, serve_bridge
 from raw_http import raw_request
 
@@ -117,13 +118,17 @@ async def test_no_credential_of_any_kind_reaches_a_log_line(
     base = str(server.make_url("")).rstrip("/")
     presented: dict[str, str] = {}  # every value sent, by a name for the failure message
     answers: list[tuple[str, int, bytes]] = []  # (case, status, body) of every request
+    off_contract: list[str] = []  # what /openapi.json does not document in those answers
 
     async def send(case: str, method: str, path: str, **kwargs: Any) -> int:
         async with session.request(method, base + path, allow_redirects=False, **kwargs) as response:
             answers.append((case, response.status, await response.read()))
+            off_contract.extend(f"{case}: {v}" for v in await contract.violations_of(response))
             return response.status
 
     try:
+        async with session.get(f"{base}/openapi.json") as served:
+            contract = contract_of(await served.text())
         creds = await credentials(session, base, db, keys, partner_server)
         valid = creds.values()
         presented.update({f"valid {kind}": value for kind, value in valid.items()})
@@ -328,6 +333,7 @@ async def test_no_credential_of_any_kind_reaches_a_log_line(
                 break
     print(f"{len(presented)} values presented in {len(answers)} requests; {len(lines)} log lines checked")
     assert leaks == []
+    assert off_contract == [], "\n".join(off_contract)
     # Nothing is echoed back either, except where the API's answer *is* a credential (login, sessions).
     echoed = [
         case

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.identity import (
+    Claims,
     ExternalIdentity,
     developer_claims,
     federated_uid,
@@ -108,7 +109,7 @@ class Partner:
         """Some of this partner's tokens are admin credentials (it has admin_claims)."""
         return bool(self.config.admin_requirements)
 
-    def is_admin(self, claims: Mapping[str, Any]) -> bool:
+    def is_admin(self, claims: Claims) -> bool:
         """These verified claims carry every admin claim this partner requires."""
         return self.grants_admin and unmatched_claim(claims, self.config.admin_requirements) is None
 

@@ -3,11 +3,9 @@ ExternalIdentity: where the user id, email and name are, and how emails are norm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from bridge.identity import ExternalIdentity, claim_value, normalised_email
+from bridge.identity import Claims, ExternalIdentity, claim_value, normalised_email
 from bridge.partners.base import CredentialRejected, RejectReason
 
 MAX_EXTERNAL_ID_LENGTH = 1024
@@ -27,7 +25,7 @@ class IdentityPaths:
     casefold_email_local_part: bool
 
 
-def external_id(claims: Mapping[str, Any], name: str) -> str:
+def external_id(claims: Claims, name: str) -> str:
     value = claim_value(claims, name)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -40,7 +38,7 @@ def external_id(claims: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def optional_text(claims: Mapping[str, Any], name: str | None, limit: int) -> str | None:
+def optional_text(claims: Claims, name: str | None, limit: int) -> str | None:
     value = claim_value(claims, name) if name else None
     if isinstance(value, str) and 0 < len(value) <= limit:
         return value
@@ -48,7 +46,7 @@ def optional_text(claims: Mapping[str, Any], name: str | None, limit: int) -> st
 
 
 def identity_from(
-    partner_id: str, paths: IdentityPaths, found_in: Mapping[str, Any], claims: Mapping[str, Any]
+    partner_id: str, paths: IdentityPaths, found_in: Claims, claims: Claims
 ) -> ExternalIdentity:
     """The identity `found_in` names at `paths`; `claims` is what developer-claim mappings read.
     Raises CredentialRejected when there is no usable user id."""

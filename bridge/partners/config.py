@@ -46,7 +46,7 @@ from bridge.partners.checks import (
 )
 from bridge.partners.checks import ConfigError as ConfigError  # re-exported: the partners file's error
 from bridge.partners.claims import IdentityPaths
-from bridge.partners.jwks import JwksKeySet, TrustedKey
+from bridge.partners.jwks import JwksKeySet, KeySetRules, TrustedKey
 from bridge.partners.jwt_token import JwtVerifier, SingleKey
 from bridge.partners.keys import load_verification_key
 from bridge.partners.oidc import OidcDiscovery
@@ -348,16 +348,6 @@ class JwtRules(PartnerBase):
         return self
 
 
-class KeySetRules(BaseModel):
-    """How a partner's published key set (JWKS) is fetched and cached."""
-
-    # Used when the JWKS answer has no Cache-Control max-age; max-age is kept within 60 s - 1 day.
-    jwks_cache_seconds: int = Field(600, ge=60, le=86400)
-    # An unknown `kid` triggers a refetch at most this often (no fetch storm from forged kids).
-    kid_miss_refresh_seconds: float = Field(60, ge=0.1, le=3600)
-    fetch_timeout_seconds: float = Field(5, gt=0, le=30)
-
-
 class JwtPartnerConfig(JwtRules, KeySetRules):
     """Users present a JWT the partner signed: verified with a shared secret (HS*), a public key
     (PEM) or the partner's published key set (`jwks_url`)."""
@@ -537,7 +527,7 @@ def _field_errors(partner_id: str, error: ValidationError) -> list[str]:
     return messages
 
 
-def _parse_partner(partner_id: str, table: Any, base_dir: Path) -> PartnerConfig:
+def _parse_partner(partner_id: str, table: object, base_dir: Path) -> PartnerConfig:
     if not re.fullmatch(PARTNER_ID_PATTERN, partner_id):
         raise ConfigError(f"partner {partner_id!r}: ids are 1-32 of a-z, 0-9, '-' and '_'")
     if not isinstance(table, dict):

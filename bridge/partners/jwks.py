@@ -17,21 +17,18 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
+from pydantic import BaseModel, Field
 
 from bridge.infra.metrics import JWKS_FETCHES
 from bridge.infra.outbound import Outbound, UpstreamError
 from bridge.partners.base import CredentialRejected, KeysUnavailable, RejectReason
 from bridge.partners.checks import RSA_ALGORITHMS
 from bridge.partners.keys import VerificationKey
-
-if TYPE_CHECKING:
-    from bridge.partners.config import KeySetRules
 
 log = logging.getLogger("bridge.jwks")
 
@@ -40,6 +37,16 @@ MIN_CACHE_SECONDS = 60
 MAX_CACHE_SECONDS = 86400
 _EC_ALGORITHM_FOR_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+class KeySetRules(BaseModel):
+    """How a partner's published key set (JWKS) is fetched and cached."""
+
+    # Used when the JWKS answer has no Cache-Control max-age; max-age is kept within 60 s - 1 day.
+    jwks_cache_seconds: int = Field(600, ge=60, le=86400)
+    # An unknown `kid` triggers a refetch at most this often (no fetch storm from forged kids).
+    kid_miss_refresh_seconds: float = Field(60, ge=0.1, le=3600)
+    fetch_timeout_seconds: float = Field(5, gt=0, le=30)
 
 
 def kid_fingerprint(kid: str) -> str:
@@ -54,7 +61,7 @@ class TrustedKey:
     algorithms: frozenset[str]
 
 
-def parse_jwks(document: Any, allowed: frozenset[str]) -> list[TrustedKey]:
+def parse_jwks(document: object, allowed: frozenset[str]) -> list[TrustedKey]:
     """The usable signing keys of a JWKS document; unusable entries are skipped, not fatal."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document (no `keys` list)")
@@ -66,7 +73,7 @@ def parse_jwks(document: Any, allowed: frozenset[str]) -> list[TrustedKey]:
     return trusted
 
 
-def _trusted_key(entry: Any, allowed: frozenset[str]) -> TrustedKey | None:
+def _trusted_key(entry: object, allowed: frozenset[str]) -> TrustedKey | None:
     if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
         return None
     kty = entry.get("kty")
@@ -89,7 +96,7 @@ def _trusted_key(entry: Any, allowed: frozenset[str]) -> TrustedKey | None:
     return TrustedKey(kid if isinstance(kid, str) else None, key, frozenset(algorithms))
 
 
-def cache_seconds(headers: dict[str, str] | Any, default: int) -> float:
+def cache_seconds(headers: Mapping[str, str] | None, default: int) -> float:
     match = _MAX_AGE.search(headers.get("Cache-Control", "") if headers else "")
     seconds = int(match.group(1)) if match else default
     return float(min(max(seconds, MIN_CACHE_SECONDS), MAX_CACHE_SECONDS))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import jwt
 
-from bridge.identity import ExternalIdentity, unmatched_claim
+from bridge.identity import ClaimRule, ExternalIdentity, unmatched_claim
 from bridge.partners.base import (
     Credential,
     CredentialExpired,
@@ -18,11 +19,8 @@ from bridge.partners.base import (
     RejectReason,
     WrongCredentialKind,
 )
-from bridge.partners.claims import identity_from
+from bridge.partners.claims import IdentityPaths, identity_from
 from bridge.partners.jwks import TrustedKey
-
-if TYPE_CHECKING:
-    from bridge.partners.config import JwtRules
 
 MAX_JTI_LENGTH = 256
 # exp/nbf/iat are JSON numbers (RFC 7519 NumericDate) and must name an instant a datetime can hold
@@ -69,6 +67,40 @@ def library_rejection(error: jwt.PyJWTError) -> CredentialRejected:
     return CredentialRejected(detail, code)
 
 
+class TokenRules(Protocol):
+    """What the verifier reads of a token partner's settings (see config.JwtRules)."""
+
+    @property
+    def algorithms(self) -> list[str]: ...
+    @property
+    def issuer(self) -> str | None: ...
+    def audiences(self) -> list[str]: ...
+    @property
+    def require_issuer(self) -> bool: ...
+    @property
+    def require_audience(self) -> bool: ...
+    @property
+    def leeway_seconds(self) -> int: ...
+    @property
+    def max_token_bytes(self) -> int: ...
+    @property
+    def max_token_age_seconds(self) -> int | None: ...
+    @property
+    def typ(self) -> str | None: ...
+    @property
+    def required_claims(self) -> Mapping[str, ClaimRule]: ...
+    @property
+    def single_use(self) -> bool: ...
+    @property
+    def require_email_verified(self) -> bool: ...
+    @property
+    def email_claim(self) -> str: ...
+    @property
+    def claims(self) -> Mapping[str, str]: ...
+    @property
+    def identity_paths(self) -> IdentityPaths: ...
+
+
 class KeySource(Protocol):
     async def key_for(self, kid: str | None) -> TrustedKey:
         """The trusted key for a token's `kid` (only a lookup key), or CredentialRejected."""
@@ -93,7 +125,7 @@ class JwtVerifier:
     that key (its family, narrowed by the partner's `algorithms`).
     """
 
-    def __init__(self, partner_id: str, rules: JwtRules, keys: KeySource) -> None:
+    def __init__(self, partner_id: str, rules: TokenRules, keys: KeySource) -> None:
         self._partner_id = partner_id
         self._rules = rules
         self._keys = keys

@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from bridge.partners.checks import EC_ALGORITHMS, ConfigError
-
-if TYPE_CHECKING:
-    from bridge.partners.config import JwtPartnerConfig, PartnerConfig
 
 MIN_SECRET_BYTES = 32
 MIN_RSA_BITS = 2048
@@ -22,7 +19,28 @@ _EC_CURVE_FOR_ALGORITHM = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": 
 VerificationKey = bytes | rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 
 
-def load_verification_key(partner_id: str, config: JwtPartnerConfig) -> VerificationKey:
+class KeySettings(Protocol):
+    """Where a partner's own key is configured: exactly one of the sources is set."""
+
+    @property
+    def secret_env(self) -> str | None: ...
+    @property
+    def secret_file(self) -> Path | None: ...
+    @property
+    def public_key(self) -> str | None: ...
+    @property
+    def public_key_file(self) -> Path | None: ...
+    @property
+    def algorithms(self) -> list[str]: ...
+
+
+class KeyedPartner(Protocol):
+    def check_keys(self, partner_id: str) -> None:
+        """Load the keys this partner configures itself (ConfigError if one is bad)."""
+        ...
+
+
+def load_verification_key(partner_id: str, config: KeySettings) -> VerificationKey:
     if config.secret_env is not None:
         return _secret_from_env(partner_id, config.secret_env)
     if config.secret_file is not None:
@@ -35,7 +53,7 @@ def load_verification_key(partner_id: str, config: JwtPartnerConfig) -> Verifica
     return _public_key(partner_id, field, pem, config.algorithms)
 
 
-def check_partner_keys(configs: Mapping[str, PartnerConfig]) -> None:
+def check_partner_keys(configs: Mapping[str, KeyedPartner]) -> None:
     """Load every configured secret and PEM key once, as start-up does (ConfigError if one is bad).
     Keys published at a JWKS URL are fetched on first use, not here."""
     for partner_id, config in configs.items():

@@ -8,9 +8,10 @@ client address) before it asks for verification, see services.logins.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from bridge.identity import ExternalIdentity
+from bridge.identity import ExternalIdentity, ScalarClaim
 from bridge.infra.outbound import Outbound, UpstreamError, UpstreamTimeout
 from bridge.partners.base import (
     Credential,
@@ -19,10 +20,7 @@ from bridge.partners.base import (
     RejectReason,
     WrongCredentialKind,
 )
-from bridge.partners.claims import identity_from
-
-if TYPE_CHECKING:
-    from bridge.partners.config import PasswordPartnerConfig
+from bridge.partners.claims import IdentityPaths, identity_from
 
 log = logging.getLogger("bridge.password")
 
@@ -39,8 +37,29 @@ class PartnerLoginFailed(Exception):
         self.timed_out = timed_out
 
 
+class RelaySettings(Protocol):
+    """What the relay reads of a password partner's settings (see config.PasswordPartnerConfig)."""
+
+    @property
+    def login_url(self) -> str: ...
+    @property
+    def username_field(self) -> str: ...
+    @property
+    def password_field(self) -> str: ...
+    @property
+    def extra_fields(self) -> Mapping[str, ScalarClaim]: ...
+    @property
+    def timeout_seconds(self) -> float: ...
+    @property
+    def max_username_length(self) -> int: ...
+    @property
+    def max_password_length(self) -> int: ...
+    @property
+    def identity_paths(self) -> IdentityPaths: ...
+
+
 class PasswordVerifier:
-    def __init__(self, partner_id: str, config: PasswordPartnerConfig, outbound: Outbound) -> None:
+    def __init__(self, partner_id: str, config: RelaySettings, outbound: Outbound) -> None:
         self._partner_id = partner_id
         self._config = config
         self._outbound = outbound

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from bridge.firebase.auth_admin import AuthUnavailable, EmailInUse, IdTokenRejected
 from bridge.firebase.sessions import Session, SessionRejected, SessionsNotConfigured, SessionsUnavailable
-from bridge.identity import ClaimsTooLarge, ExternalIdentity
+from bridge.identity import Claims, ClaimsTooLarge, ExternalIdentity
 from bridge.infra.metrics import LOGIN_OUTCOMES
 from bridge.partners import Partner
 from bridge.partners.base import (
@@ -33,20 +33,21 @@ log = logging.getLogger("bridge.login")
 
 # --- the ports the pipeline uses (MongoDB and Firebase in production, fakes in unit tests) ---------
 class UserRecords(Protocol):
+    """The calls the pipeline makes to the user store (store.users.UserStore)."""
+
     async def refuse_conflicts(self, partner: str, external_id: str, uid: str) -> None: ...
 
     async def record_login(
         self,
         identity: ExternalIdentity,
         uid: str,
-        claims: Mapping[str, Any],
-        now: datetime | None = None,
+        claims: Claims,
         *,
-        count: bool = True,
-        firebase_user: str | None = None,
+        count: bool,
+        firebase_user: str,
     ) -> UserRecord: ...
 
-    async def count_login(self, uid: str, now: datetime | None = None) -> UserRecord | None: ...
+    async def count_login(self, uid: str) -> UserRecord | None: ...
 
     async def mark_firebase_user_created(self, uid: str) -> None: ...
 
@@ -60,9 +61,7 @@ class SpentTokens(Protocol):
 
 
 class Minter(Protocol):
-    async def mint(
-        self, uid: str, claims: Mapping[str, Any] | None = None, tenant_id: str | None = None
-    ) -> str: ...
+    async def mint(self, uid: str, claims: Claims | None = None, tenant_id: str | None = None) -> str: ...
 
 
 class SignIns(Protocol):

@@ -13,7 +13,7 @@ from bridge.firebase.custom_tokens import CUSTOM_TOKEN_LIFETIME_SECONDS
 from bridge.firebase.sessions import Session
 from bridge.store.users import UserRecord, public_user
 
-Answer = TypeVar("Answer", bound=BaseModel)
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def json_answer(
@@ -29,12 +29,12 @@ def json_answer(
 
 
 def token_answer(
-    model: type[Answer],
+    model: type[Model],
     user: UserRecord,
     custom_token: str,
     session: Session | None = None,
     **more: object,
-) -> Answer:
+) -> Model:
     """The custom-token answer (login, accounts, custom tokens): the user and a fresh custom token,
     with the session (ID and refresh token) when there is one."""
     fields: dict[str, object] = {

@@ -17,7 +17,13 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, PyMongoError, Wr
 from bridge.firebase.auth_admin import AuthRefusedInput, AuthUnavailable, IdTokenRejected
 from bridge.firebase.sessions import SessionRejected, SessionsNotConfigured, SessionsUnavailable
 from bridge.identity import ClaimsTooLarge, InvalidClaims
-from bridge.partners.base import CredentialRejected, CredentialReplayed, KeysUnavailable, WrongCredentialKind
+from bridge.partners.base import (
+    CredentialIncomplete,
+    CredentialRejected,
+    CredentialReplayed,
+    KeysUnavailable,
+    WrongCredentialKind,
+)
 from bridge.partners.password import PartnerLoginFailed
 from bridge.services.accounts import AccountConflict
 from bridge.services.admin import BadCursor, PartlyApplied, UserNotFound
@@ -207,6 +213,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any, str | None], Problem | None]] = {
     CredentialReplayed: _credential_replayed,
     CredentialRejected: _credential_rejected,
     WrongCredentialKind: _wrong_credential_kind,
+    CredentialIncomplete: _refused_input,  # the message says what to send
     UserDisabled: _user_disabled,
     UidConflict: _uid_conflict,
     ClaimsTooLarge: _claims_too_large,

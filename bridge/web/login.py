@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridge.partners import Partner
-from bridge.partners.base import Credential, CredentialIncomplete, Presented
+from bridge.partners.base import Credential, Presented
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.services.logins import LoginResult
 from bridge.web import schemas
@@ -17,7 +17,7 @@ from bridge.web.bodies import bearer_token, client_address, read_body
 from bridge.web.contract import RouteTable
 from bridge.web.failures import problem_for
 from bridge.web.keys import LOGINS, PARTNERS, SETTINGS
-from bridge.web.problems import bad_request, unknown_partner
+from bridge.web.problems import unknown_partner
 
 MAX_TOKEN_CHARS = 65536
 MAX_FIELD_CHARS = 8192
@@ -43,19 +43,11 @@ def partner_named(request: web.Request, partner_id: str) -> Partner:
     return partner
 
 
-def credential_of(partner: Partner, presented: Presented) -> Credential:
-    """The credential the partner takes from what the request presents, or 400 saying what to send."""
-    try:
-        return partner.credential_from(presented)
-    except CredentialIncomplete as error:
-        raise bad_request(str(error)) from None
-
-
 def _credential(request: web.Request, partner: Partner, body: LoginBody) -> Credential:
     presented = Presented(
         f"Partner {partner.id!r}", body.username, body.password, body.token, bearer_token(request)
     )
-    return credential_of(partner, presented)
+    return partner.credential_from(presented)
 
 
 async def log_in(

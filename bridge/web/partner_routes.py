@@ -33,7 +33,7 @@ from bridge.web.answers import json_answer
 from bridge.web.bodies import bearer_token, read_body
 from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
-from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, credential_of, log_in, login_answer
+from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
 from bridge.web.redirect_login import (
     allowed_targets,
     complete_redirect_login,
@@ -83,7 +83,9 @@ def _check_servable(partner: Partner, route: RouteConfig, taken: set[str], web_a
 
 
 def _declare_redirect(table: RouteTable, partner: Partner, route: RouteConfig) -> None:
-    token_param = getattr(partner.config, "token_param", "token")
+    rules = partner.redirect_rules
+    assert rules is not None  # the partners file allows the redirect contract only with them
+    token_param = rules.token_param
     table.add(
         "GET",
         route.path,
@@ -140,7 +142,7 @@ def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) ->
         bearer_token(request),
         names,
     )
-    return credential_of(partner, presented)
+    return partner.credential_from(presented)
 
 
 def _login_handler(partner: Partner, route: RouteConfig, model: type[BaseModel]) -> Handler:
