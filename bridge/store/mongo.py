@@ -36,9 +36,24 @@ def open_client(uri: str, timeout_ms: int) -> AsyncMongoClient[Document]:
 def record_from(record_type: type[Record], document: Mapping[str, Any], **keys: str) -> Record:
     """A record (a dataclass) from a MongoDB document: each field from the key of its name, or the
     key named in `keys` (e.g. id="_id"); fields whose key is absent keep their default."""
-    names = (field.name for field in dataclasses.fields(record_type))  # type: ignore[arg-type]
-    values = {name: document[keys.get(name, name)] for name in names if keys.get(name, name) in document}
+    values = {
+        name: document[key] for name in _field_names(record_type) if (key := keys.get(name, name)) in document
+    }
     return record_type(**values)
+
+
+# Read once per record type: dataclasses.fields() costs more than the copy it guides.
+_FIELD_NAMES: dict[object, tuple[str, ...]] = {}
+
+
+def _field_names(record_type: object) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(record_type)
+    if names is None:
+        names = _FIELD_NAMES[record_type] = tuple(
+            field.name
+            for field in dataclasses.fields(record_type)  # type: ignore[arg-type]
+        )
+    return names
 
 
 def document_of(record: Any, **keys: str) -> Document:
