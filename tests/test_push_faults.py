@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from contract import assert_documented, served_contract
 from scrape import Scrape, scrape
 from test_push import add_device, finished, make_user, push_settings, send, token
 
@@ -223,6 +224,7 @@ async def notify(base: str, headers: dict[str, str], uid: str) -> str:
             f"{base}/v1/notifications", headers=headers, json={"recipients": [uid], "data": {"k": "v"}}
         ) as r,
     ):
+        await assert_documented(await served_contract(http, base), r)
         assert r.status == 202, await r.text()
         notification_id: str = (await r.json())["id"]
         return notification_id
@@ -325,10 +327,11 @@ async def test_a_process_stalled_past_its_lease_sends_nothing_it_no_longer_holds
     assert set(sent) == set(tokens) | set(later_tokens)
     assert sum(n - 1 for n in sent.values()) <= 1  # at most the one send in flight at the stop
     # the stalled process's own counter (a process of its own: nothing else counted in it)
-    lost = Scrape.parse(await _get(f"{stalled_base}/metrics")).value("bridge_push_lease_lost_total")
+    lost = Scrape.parse(await _get(stalled_base, "/metrics")).value("bridge_push_lease_lost_total")
     assert lost >= 1
 
 
-async def _get(url: str) -> str:
-    async with aiohttp.ClientSession() as http, http.get(url) as response:
+async def _get(base: str, path: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(base + path) as response:
+        await assert_documented(await served_contract(http, base), response)
         return await response.text()
