@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientSession
 from aiohttp.test_utils import TestClient
 from jsonschema import Draft202012Validator
 
@@ -156,6 +156,19 @@ def contract_of(document: str) -> Contract:
     return Contract(json.loads(document))
 
 
+async def served_contract(http: ClientSession, base: str) -> Contract:
+    """The contract a running bridge (a `bridge serve` process, say) serves at `base`/openapi.json."""
+    async with http.get(f"{base}/openapi.json") as served:
+        assert served.status == 200, f"/openapi.json answered {served.status}"
+        return contract_of(await served.text())
+
+
+async def assert_documented(contract: Contract, response: ClientResponse) -> None:
+    """Fails the test when this answer (of any aiohttp client) is not what the document says."""
+    problems = await contract.violations_of(response)
+    assert not problems, "the answer does not match /openapi.json:\n  " + "\n  ".join(problems)
+
+
 class ContractClient(TestClient[Any, Any]):  # type: ignore[misc]
     """The aiohttp test client, checking every answer against the app's own /openapi.json (read once,
     when the client starts, so that tests counting requests or log lines do not see it)."""
@@ -178,5 +191,4 @@ class ContractClient(TestClient[Any, Any]):  # type: ignore[misc]
 
     @staticmethod
     async def _check(contract: Contract, response: ClientResponse) -> None:
-        problems = await contract.violations_of(response)
-        assert not problems, "the answer does not match /openapi.json:\n  " + "\n  ".join(problems)
+        await assert_documented(contract, response)

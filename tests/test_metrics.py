@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
 from scrape import Scrape, scrape
 
 from bridge.app import create_app
@@ -31,8 +35,33 @@ async def test_metrics_count_requests_logins_and_tokens_without_user_data(client
     assert increase(requests, method="POST", route="/v1/login", status="401") == 1
     assert increase(requests, method="GET", route="/admin/v1/users/{ref}", status="200") == 1
     assert increase("bridge_custom_tokens_minted_total") == 1
-    assert "bridge_outbox_depth" in after.names()  # a gauge: its value is whatever the worker last saw
     assert "metric-user" not in text and "forged" not in text
+
+
+async def test_the_outbox_depth_gauge_is_what_the_worker_measured_in_this_apps_outbox(client, db):
+    """A gauge, process-wide: another app may have left any value in it. This app's worker measures
+    its own outbox every poll, so it comes to this test's count: 2 deliveries not finished yet
+    (one pending but not due, one leased far into the future), and nothing else."""
+    now = datetime.now(UTC)
+    later = now + timedelta(hours=1)
+    await db.deliveries.insert_many(
+        [
+            {"_id": "d-pending", "state": "pending", "not_before": later, "created_at": now},
+            {
+                "_id": "d-leased",
+                "state": "sending",
+                "lease_owner": "elsewhere",
+                "lease_until": later,
+                "created_at": now,
+            },
+        ]
+    )
+    deadline = time.monotonic() + 30
+    depth = (await scrape(client)).value("bridge_outbox_depth")
+    while depth != 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        depth = (await scrape(client)).value("bridge_outbox_depth")
+    assert depth == 2
 
 
 async def test_metrics_token(aiohttp_client, make_settings):

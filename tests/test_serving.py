@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from contract import Contract, assert_documented, served_contract
 from scrape import Scrape
 
 PASSWORD = "correct horse battery staple"
@@ -39,9 +40,11 @@ def start_bridge(tmp_path, bridge_processes, partner_server):
     return start
 
 
-async def status_of(url: str) -> int | str:
+async def status_of(contract: Contract, url: str) -> int | str:
+    """The status of a GET (its answer held to the document), or "refused" when nothing listens."""
     try:
         async with aiohttp.ClientSession() as http, http.get(url) as response:
+            await assert_documented(contract, response)
             return response.status
     except aiohttp.ClientConnectorError:
         return "refused"
@@ -49,6 +52,8 @@ async def status_of(url: str) -> int | str:
 
 async def test_sigterm_drains_and_lets_a_request_in_flight_finish(start_bridge, partner_server):
     process, base = await start_bridge(BRIDGE_DRAIN_SECONDS="1", BRIDGE_SHUTDOWN_TIMEOUT_SECONDS="10")
+    async with aiohttp.ClientSession() as http:
+        contract = await served_contract(http, base)
     partner_server.login_delay = 2.5
 
     async def slow_login() -> tuple[int, Any]:
@@ -58,15 +63,17 @@ async def test_sigterm_drains_and_lets_a_request_in_flight_finish(start_bridge, 
                 f"{base}/v1/login", json={"partner": "shop", "username": "ann", "password": PASSWORD}
             ) as response,
         ):
+            await assert_documented(contract, response)
             return response.status, await response.json()
 
     in_flight = asyncio.create_task(slow_login())
     await asyncio.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.2)
-    assert await status_of(f"{base}/readyz") == 503  # draining: load balancers take it out
+    assert await status_of(contract, f"{base}/readyz") == 503  # draining: load balancers take it out
     await asyncio.sleep(1.3)
-    assert await status_of(f"{base}/healthz") == "refused"  # no new connections after the drain window
+    # no new connections after the drain window
+    assert await status_of(contract, f"{base}/healthz") == "refused"
 
     status, body = await in_flight
     assert status == 200 and body["user"]["uid"] == "shop:7"
@@ -81,11 +88,14 @@ async def test_workers_share_one_port_and_stop_together(start_bridge):
     workers = children_of(parent.pid)
     assert len(workers) == 2
     async with aiohttp.ClientSession() as http:
+        contract = await served_contract(http, base)
         for _ in range(30):
             async with http.get(f"{base}/healthz") as response:
+                await assert_documented(contract, response)
                 assert response.status == 200
         await asyncio.sleep(0.2)
         async with http.get(f"{base}/metrics") as response:
+            await assert_documented(contract, response)
             text = await response.text()
     # fresh processes, and nothing else asks for /healthz: exactly these 30, summed over both workers
     healthz = Scrape.parse(text).value("bridge_http_request_duration_seconds_count", route="/healthz")

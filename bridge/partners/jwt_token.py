@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any, Protocol
 
 import jwt
+from jwt.types import FullOptions
 
 from bridge.identity import ClaimRule, ExternalIdentity, unmatched_claim
 from bridge.partners.base import (
@@ -117,6 +119,40 @@ class SingleKey:
         return self._key
 
 
+class _ClockedJwt(jwt.PyJWT):
+    """PyJWT reading `now` from an injected clock instead of the wall clock.
+
+    PyJWT has no public hook for its clock, so this runs its own iat/nbf/exp validators, in its own
+    order and with its own errors, against `clock()`, then lets it check the rest (iss, aud, …).
+    """
+
+    def __init__(self, clock: Callable[[], float], options: dict[str, Any]) -> None:
+        super().__init__(options=options)  # type: ignore[arg-type]
+        self._clock = clock
+
+    def _validate_claims(
+        self,
+        payload: dict[str, Any],
+        options: FullOptions,
+        audience: Iterable[str] | str | None = None,
+        issuer: Any = None,
+        subject: str | None = None,
+        leeway: float | timedelta = 0,
+    ) -> None:
+        seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else leeway
+        self._validate_required_claims(payload, options["require"])
+        now = self._clock()
+        for claim, validate in (
+            ("iat", self._validate_iat),
+            ("nbf", self._validate_nbf),
+            ("exp", self._validate_exp),
+        ):
+            if claim in payload and options[f"verify_{claim}"]:  # type: ignore[literal-required]
+                validate(payload, now, seconds)
+        untimed: FullOptions = {**options, "verify_iat": False, "verify_nbf": False, "verify_exp": False}
+        super()._validate_claims(payload, untimed, audience, issuer, subject, leeway)
+
+
 class JwtVerifier:
     """Verifies one partner's JWTs.
 
@@ -125,8 +161,15 @@ class JwtVerifier:
     that key (its family, narrowed by the partner's `algorithms`).
     """
 
-    def __init__(self, partner_id: str, rules: TokenRules, keys: KeySource) -> None:
+    def __init__(
+        self,
+        partner_id: str,
+        rules: TokenRules,
+        keys: KeySource,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._partner_id = partner_id
+        self._clock = clock
         self._rules = rules
         self._keys = keys
         self._audiences = rules.audiences()
@@ -137,7 +180,7 @@ class JwtVerifier:
             required.append("iat")
         if rules.single_use:
             required.append("jti")
-        self._jwt = jwt.PyJWT(options={"require": required})
+        self._jwt = _ClockedJwt(clock, {"require": required})
 
     def precheck(self, credential: Credential) -> None:
         if not isinstance(credential, PartnerToken):
@@ -240,7 +283,7 @@ class JwtVerifier:
     def _check_claim_rules(self, claims: dict[str, Any]) -> None:
         rules = self._rules
         if rules.max_token_age_seconds is not None:
-            age = time.time() - float(claims["iat"])
+            age = self._clock() - float(claims["iat"])
             if age > rules.max_token_age_seconds + rules.leeway_seconds:
                 raise CredentialRejected(
                     f"token is older than {rules.max_token_age_seconds} s", RejectReason.CLAIMS

@@ -75,6 +75,9 @@ class _Lease:
     outstanding: set[str]  # claimed, result not recorded yet
     held_until: float  # monotonic; a conservative bound of MongoDB's lease_until
     lost: set[str] = field(default_factory=set)
+    # Set when its batch is done: the renewer stops on it, since cancelling it alone is not enough
+    # (PyMongo's async driver can swallow a cancellation that lands mid-operation and return).
+    ended: bool = False
 
 
 @dataclass
@@ -250,6 +253,7 @@ class DeliveryWorker:
             await asyncio.gather(*(self._deliver_one(lease, sending, delivery) for delivery in batch))
             await self._flush(lease, sending, final=True)
         finally:
+            lease.ended = True
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
@@ -290,12 +294,16 @@ class DeliveryWorker:
         """Renew the lease every third of it; forget deliveries another worker took over."""
         while True:
             await asyncio.sleep(self._lease_seconds / 3)
+            if lease.ended:
+                return
             started = time.monotonic()
             try:
                 held = await self._outbox.renew(lease.lease_id, sorted(lease.outstanding), self._lease)
             except Exception as error:  # sends stop when the lease nears its end
                 log.warning("could not renew a push lease", extra={"error": describe(error)})
                 continue
+            if lease.ended:
+                return
             lost = lease.outstanding - held
             if lost:
                 log.warning("push lease lost", extra={"deliveries": len(lost)})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -27,6 +27,17 @@ from bridge.partners.jwt_token import JwtVerifier, SingleKey
 SECRET = b"s" * 64
 ISSUER = "https://issuer.test"
 AUDIENCE = "bridge-unit"
+NOW = 1_800_000_000  # the verifier's clock in these tests: fixed, moved by hand where time matters
+
+
+@dataclass
+class HandClock:
+    """A clock that only moves when a test moves it."""
+
+    now: float = NOW
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def rules(**overrides: Any) -> JwtPartnerConfig:
@@ -40,18 +51,24 @@ def rules(**overrides: Any) -> JwtPartnerConfig:
     return JwtPartnerConfig.model_validate(settings | overrides)
 
 
-def verifier(config: JwtPartnerConfig | None = None, key: TrustedKey | None = None) -> JwtVerifier:
+def verifier(
+    config: JwtPartnerConfig | None = None,
+    key: TrustedKey | None = None,
+    clock: HandClock | None = None,
+) -> JwtVerifier:
     config = config or rules()
     return JwtVerifier(
-        "unit", config, SingleKey(key or TrustedKey(None, SECRET, frozenset(config.algorithms)))
+        "unit",
+        config,
+        SingleKey(key or TrustedKey(None, SECRET, frozenset(config.algorithms))),
+        clock or HandClock(),
     )
 
 
 def token(
     claims: dict[str, Any] | None = None, key: Any = SECRET, algorithm: str = "HS256", **headers: Any
 ) -> str:
-    now = int(time.time())
-    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u-1", "iat": now, "exp": now + 300} | (claims or {})
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u-1", "iat": NOW, "exp": NOW + 300} | (claims or {})
     return jwt.encode(payload, key, algorithm=algorithm, headers=headers or None)
 
 
@@ -76,9 +93,8 @@ async def test_a_valid_token_gives_the_identity_it_names():
 
 
 async def test_alg_none_is_refused_as_an_algorithm_not_allowed():
-    now = int(time.time())
     refused = await rejection(
-        verifier(), unsigned({"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "exp": now + 60})
+        verifier(), unsigned({"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "exp": NOW + 60})
     )
     assert refused.code is RejectReason.ALGORITHM
     assert str(refused) == "algorithm 'none' is not allowed"
@@ -100,17 +116,51 @@ async def test_a_wrong_signature_is_refused_as_a_signature():
     assert refused.code is RejectReason.SIGNATURE
 
 
-async def test_an_expired_token_has_the_expired_code_and_todays_log_text():
-    now = int(time.time())
-    refused = await rejection(verifier(), token({"iat": now - 600, "exp": now - 120}))
-    assert isinstance(refused, CredentialExpired) and refused.code is RejectReason.EXPIRED
-    assert str(refused) == "ExpiredSignatureError: Signature has expired"
+async def test_a_token_expires_at_its_exp_with_the_expired_code_and_todays_log_text():
+    clock = HandClock()
+    check = verifier(rules(leeway_seconds=0), clock=clock)
+    presented = PartnerToken(token({"exp": NOW + 120}))
+    clock.now = NOW + 119
+    assert (await check.verify(presented)).external_id == "u-1"
+    clock.now = NOW + 120
+    with pytest.raises(CredentialRejected) as refused:
+        await check.verify(presented)
+    assert isinstance(refused.value, CredentialExpired) and refused.value.code is RejectReason.EXPIRED
+    assert str(refused.value) == "ExpiredSignatureError: Signature has expired"
 
 
-async def test_expiry_within_the_leeway_is_accepted():
-    now = int(time.time())
-    identity = await verifier(rules(leeway_seconds=60)).verify(PartnerToken(token({"exp": now - 30})))
-    assert identity.external_id == "u-1"
+async def test_expiry_within_the_leeway_is_accepted_and_refused_past_it():
+    clock = HandClock(NOW + 30)
+    check, presented = verifier(rules(leeway_seconds=60), clock=clock), PartnerToken(token({"exp": NOW}))
+    assert (await check.verify(presented)).external_id == "u-1"
+    clock.now = NOW + 60
+    assert (await rejection(check, presented.token)).code is RejectReason.EXPIRED
+
+
+async def test_a_token_is_refused_until_its_nbf_then_accepted():
+    clock = HandClock()
+    check = verifier(rules(leeway_seconds=0), clock=clock)
+    presented = PartnerToken(token({"nbf": NOW + 3600, "exp": NOW + 7200}))
+    refused = await rejection(check, presented.token)
+    assert (refused.code, str(refused)) == (
+        RejectReason.NOT_YET_VALID,
+        "ImmatureSignatureError: The token is not yet valid (nbf)",
+    )
+    clock.now = NOW + 3599
+    assert (await rejection(check, presented.token)).code is RejectReason.NOT_YET_VALID
+    clock.now = NOW + 3600
+    assert (await check.verify(presented)).external_id == "u-1"
+
+
+async def test_a_token_older_than_the_max_age_is_refused():
+    clock = HandClock()
+    check = verifier(rules(max_token_age_seconds=60, leeway_seconds=5), clock=clock)
+    presented = PartnerToken(token({"iat": NOW, "exp": NOW + 3600}))
+    clock.now = NOW + 65
+    assert (await check.verify(presented)).external_id == "u-1"
+    clock.now = NOW + 66
+    refused = await rejection(check, presented.token)
+    assert (refused.code, str(refused)) == (RejectReason.CLAIMS, "token is older than 60 s")
 
 
 def without_exp() -> str:
@@ -123,7 +173,7 @@ def without_exp() -> str:
         (lambda: token({"iss": "https://other.test"}), RejectReason.ISSUER),
         (lambda: token({"aud": "someone-else"}), RejectReason.AUDIENCE),
         (without_exp, RejectReason.MISSING_CLAIM),
-        (lambda: token({"nbf": int(time.time()) + 3600}), RejectReason.NOT_YET_VALID),
+        (lambda: token({"nbf": NOW + 3600}), RejectReason.NOT_YET_VALID),
         (lambda: token({"exp": "1900000000"}), RejectReason.CLAIMS),
     ],
     ids=["issuer", "audience", "no-exp", "not-yet-valid", "exp-as-string"],
@@ -199,7 +249,7 @@ def rsa_verifier(rsa_keys: dict[str, rsa.RSAPrivateKey]) -> JwtVerifier:
             "algorithms": ["RS256"],
         }
     )
-    return JwtVerifier("unit", config, TwoKeys(rsa_keys))
+    return JwtVerifier("unit", config, TwoKeys(rsa_keys), HandClock())
 
 
 async def test_the_kid_selects_the_key_the_token_was_signed_with(rsa_keys):
@@ -221,11 +271,10 @@ async def test_an_unknown_kid_is_refused(rsa_keys):
 
 async def test_signed_claims_read_an_expired_token_but_never_a_forged_one(rsa_keys):
     check = rsa_verifier(rsa_keys)
-    now = int(time.time())
     expired = token(
-        {"exp": now - 600, "error_redirect_url": "https://x.test"}, rsa_keys["k1"], "RS256", kid="k1"
+        {"exp": NOW - 600, "error_redirect_url": "https://x.test"}, rsa_keys["k1"], "RS256", kid="k1"
     )
     claims = await check.signed_claims(expired)
     assert claims is not None and claims["error_redirect_url"] == "https://x.test"
-    forged = token({"exp": now - 600}, rsa_keys["k2"], "RS256", kid="k1")
+    forged = token({"exp": NOW - 600}, rsa_keys["k2"], "RS256", kid="k1")
     assert await check.signed_claims(forged) is None
