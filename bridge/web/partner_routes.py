@@ -35,6 +35,8 @@ from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
 from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
 from bridge.web.redirect_login import (
+    MISSING_TOKEN,
+    REDIRECT_NOT_ALLOWED,
     allowed_targets,
     complete_redirect_login,
     error_redirect,
@@ -61,7 +63,7 @@ def partner_routes(app: web.Application) -> list[Route]:
     taken = {resource.canonical for resource in app.router.resources()}
     table = RouteTable("partner routes")
     for partner in app[PARTNERS].values():
-        route = partner.config.route
+        route = partner.route
         if route is None:
             continue
         _check_servable(partner, route, taken, app[SETTINGS].firebase_web_api_key)
@@ -131,7 +133,7 @@ def _body_model(partner: Partner, route: RouteConfig) -> type[BaseModel]:
 
 
 def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) -> Credential:
-    route = partner.config.route
+    route = partner.route
     assert route is not None
     names = route.field_names(partner.credential_fields)
     presented = Presented(
@@ -174,7 +176,7 @@ def partner_user_id(partner: Partner, result: LoginResult) -> int | str:
 
 def _mapped_claims(partner: Partner, result: LoginResult, taken: set[str]) -> dict[str, Any]:
     claims = result.user.claims or {}
-    return {name: claims[name] for name in partner.config.claims if name in claims and name not in taken}
+    return {name: claims[name] for name in partner.mapped_claim_names if name in claims and name not in taken}
 
 
 def flutterflow_answer(partner: Partner, result: LoginResult) -> schemas.FlutterFlowAnswer:
@@ -251,10 +253,10 @@ def _redirect_handler(partner: Partner) -> Handler:
         token = request.query.get(rules.token_param, "")
         target = request.query.get("redirect") or rules.default_redirect_url
         if not target or not redirect_allowed(target, allowed_targets(rules)):
-            log_refusal(partner.id, "redirect address not allowed")
+            log_refusal(partner.id, "redirect address not allowed", REDIRECT_NOT_ALLOWED)
             return await _redirect_failure(request, partner, rules, token, "Redirect address not allowed")
         if not token:
-            log_refusal(partner.id, f"no `{rules.token_param}`")
+            log_refusal(partner.id, f"no `{rules.token_param}`", MISSING_TOKEN)
             return await _redirect_failure(request, partner, rules, token, "Invalid token")
 
         async def fail(message: str) -> web.Response:

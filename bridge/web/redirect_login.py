@@ -35,10 +35,14 @@ class RedirectQuery(BaseModel):
     redirect: str | None = Field(None, description="Where to go afterwards; must match the allow-list")
 
 
-def log_refusal(partner_id: str, reason: str) -> None:
-    """A redirect login refused before its token is read: the reason goes to the log like every
-    other refusal's (`login rejected`)."""
-    log.info("login rejected", extra={"partner": partner_id, "reason": reason})
+REDIRECT_NOT_ALLOWED = "redirect-not-allowed"
+MISSING_TOKEN = "missing-token"
+
+
+def log_refusal(partner_id: str, reason: str, code: str) -> None:
+    """A redirect login refused before its token is read: the reason and its one-word code go to
+    the log like every other refusal's (`login rejected`)."""
+    log.info("login rejected", extra={"partner": partner_id, "reason": reason, "code": code})
 
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -126,11 +130,11 @@ async def redirect_login(request: web.Request) -> web.Response:
         return _failure(request, None, "unknown partner")
     target = request.query.get("redirect") or rules.default_redirect_url
     if not target or not redirect_allowed(target, allowed_targets(rules)):
-        log_refusal(partner.id, "redirect address not allowed")
+        log_refusal(partner.id, "redirect address not allowed", REDIRECT_NOT_ALLOWED)
         return _failure(request, partner, "redirect address not allowed")
     token = request.query.get("token", "")
     if not token:
-        log_refusal(partner.id, "no `token`")
+        log_refusal(partner.id, "no `token`", MISSING_TOKEN)
         return _failure(request, partner, "missing token")
 
     async def fail(message: str) -> web.Response:

@@ -1,4 +1,5 @@
-"""Response shapes, for the OpenAPI document (handlers build plain dicts; tests check they match)."""
+"""Response shapes: handlers answer with these models (bridge.web.answers), and the OpenAPI document
+is built from them."""
 
 from __future__ import annotations
 
