@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
@@ -86,6 +87,37 @@ def human_message(problem: Problem) -> str:
     return HUMAN_MESSAGES.get(problem.slug, "Sign-in is unavailable right now")
 
 
+@dataclass(frozen=True, slots=True)
+class RefusalTexts:
+    """What the user is shown when the redirect address or the token is refused."""
+
+    not_allowed: str
+    no_token: str
+
+
+APP_REFUSALS = RefusalTexts("redirect address not allowed", "missing token")
+
+
+async def run_redirect_login(
+    request: web.Request,
+    partner: Partner,
+    rules: JwtRules,
+    token_name: str,
+    fail: Failure,
+    texts: RefusalTexts,
+) -> web.Response:
+    """The redirect login: check the redirect address and that a token was sent, then log in."""
+    token = request.query.get(token_name, "")
+    target = request.query.get("redirect") or rules.default_redirect_url
+    if not target or not redirect_allowed(target, allowed_targets(rules)):
+        log_refusal(partner.id, "redirect address not allowed", REDIRECT_NOT_ALLOWED)
+        return await fail(texts.not_allowed)
+    if not token:
+        log_refusal(partner.id, f"no `{token_name}`", MISSING_TOKEN)
+        return await fail(texts.no_token)
+    return await complete_redirect_login(request, partner, token, target, fail)
+
+
 async def complete_redirect_login(
     request: web.Request, partner: Partner, token: str, target: str, fail: Failure
 ) -> web.Response:
@@ -128,16 +160,8 @@ async def redirect_login(request: web.Request) -> web.Response:
     rules = partner.redirect_rules if partner is not None else None
     if partner is None or rules is None:
         return _failure(request, None, "unknown partner")
-    target = request.query.get("redirect") or rules.default_redirect_url
-    if not target or not redirect_allowed(target, allowed_targets(rules)):
-        log_refusal(partner.id, "redirect address not allowed", REDIRECT_NOT_ALLOWED)
-        return _failure(request, partner, "redirect address not allowed")
-    token = request.query.get("token", "")
-    if not token:
-        log_refusal(partner.id, "no `token`", MISSING_TOKEN)
-        return _failure(request, partner, "missing token")
 
     async def fail(message: str) -> web.Response:
         return _failure(request, partner, message)
 
-    return await complete_redirect_login(request, partner, token, target, fail)
+    return await run_redirect_login(request, partner, rules, "token", fail, APP_REFUSALS)

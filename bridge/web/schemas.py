@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class ProblemDetails(BaseModel):
@@ -189,9 +189,18 @@ class ApiKeyInfo(BaseModel):
     partner: str | None = None
 
 
+class Difference(BaseModel):
+    """One field that differs (both values), or a store that lacks the user (`detail`)."""
+
+    field: str
+    detail: str | None = None
+    mongodb: JsonValue = None
+    firebase: JsonValue = None
+
+
 class Verdict(BaseModel):
     consistent: bool
-    differences: list[dict[str, Any]]
+    differences: list[Difference]
     state: Literal["consistent", "pending first sign-in", "drift"] = Field(
         description="pending first sign-in: a login-made user the app has not signed in with yet "
         "(Firebase creates it then); neutral, not drift"
@@ -217,8 +226,26 @@ class AdminUserPage(BaseModel):
     next_cursor: str | None
 
 
+Snapshot = dict[str, JsonValue] | list[dict[str, JsonValue]] | None
+
+
+class AuditEntry(BaseModel):
+    """One thing an admin (or bridge on a caller's behalf) did to a user, with the user's fields
+    before and after."""
+
+    at: str
+    actor: str
+    action: str
+    target: str
+    before: Snapshot
+    after: Snapshot
+    request_id: str | None
+    outcome: Literal["done", "partial"]
+    error: str | None
+
+
 class AuditPage(BaseModel):
-    entries: list[dict[str, Any]]
+    entries: list[AuditEntry]
 
 
 class ReconcileAnswer(BaseModel):
