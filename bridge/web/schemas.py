@@ -209,8 +209,8 @@ class Verdict(BaseModel):
 
 class AdminUserState(BaseModel):
     uid: str
-    mongodb: dict[str, Any] | None
-    firebase: dict[str, Any] | None
+    mongodb: dict[str, JsonValue] | None
+    firebase: dict[str, JsonValue] | None
     devices: int
     verdict: Verdict
 
@@ -220,8 +220,17 @@ class Deleted(BaseModel):
     deleted: bool
 
 
+class AdminUserRow(BaseModel):
+    """A listed user with its verdict (`verify=true`)."""
+
+    mongodb: dict[str, JsonValue]
+    firebase: dict[str, JsonValue] | None
+    verdict: Verdict
+
+
 class AdminUserPage(BaseModel):
-    users: list[dict[str, Any]]
+    # Rows with verdicts (`verify=true`), else the MongoDB records as admins see them.
+    users: list[AdminUserRow] | list[dict[str, JsonValue]]
     total: int
     next_cursor: str | None
 
@@ -248,12 +257,17 @@ class AuditPage(BaseModel):
     entries: list[AuditEntry]
 
 
+class Drift(BaseModel):
+    uid: str
+    differences: list[Difference]
+
+
 class ReconcileAnswer(BaseModel):
     mongodb_users: int
     firebase_users: int
     missing_in_firebase: list[str]
     missing_in_mongodb: list[str]
-    differing: list[dict[str, Any]]
+    differing: list[Drift]
     fixed: list[str]
     not_fixable: list[dict[str, str]]
     pending_first_sign_in: list[str]
