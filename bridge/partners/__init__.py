@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bridge.identity import (
     Claims,
@@ -46,6 +46,24 @@ class Partner:
     @property
     def route(self) -> RouteConfig | None:
         return self.config.route
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """Browser origins that may call this partner's login (CORS)."""
+        return list(self.config.allowed_origins)
+
+    @property
+    def mapped_claim_names(self) -> tuple[str, ...]:
+        """The developer claims mapped from the partner's credential (their Firebase names)."""
+        return tuple(self.config.claims)
+
+    @property
+    def firebase_user_policy(self) -> Literal["on_sign_in", "on_first_login"]:
+        return self.config.firebase_user
+
+    @property
+    def makes_firebase_user_on_first_login(self) -> bool:
+        return self.config.firebase_user == "on_first_login"
 
     def uid_for(self, identity: ExternalIdentity) -> str:
         return self.uid_for_external(identity.external_id)

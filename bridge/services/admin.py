@@ -42,7 +42,12 @@ class BadCursor(ValueError):
 
 
 class UserNotFound(Exception):
-    """Neither store knows the user."""
+    """Neither store knows the user (or the caller may not see it). The message is the reference;
+    `detail` is what the client is told."""
+
+    def __init__(self, ref: str, detail: str = "Neither store knows this user.") -> None:
+        super().__init__(ref)
+        self.detail = detail
 
 
 class PartlyApplied(Exception):

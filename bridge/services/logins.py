@@ -261,12 +261,12 @@ class Logins:
     ) -> LoginResult:
         """Write the user record, mint the custom token (and make the Firebase user and session
         when configured or asked); the login is counted only once every step has passed."""
-        first_login_makes_user = partner.config.firebase_user == "on_first_login"
+        first_login_makes_user = partner.makes_firebase_user_on_first_login
         deferred_count = with_session or first_login_makes_user
         # Sign while MongoDB works: the signature runs in the signing pool, the upsert on the network.
         user, custom_token = await asyncio.gather(
             self._users.record_login(
-                identity, uid, claims, count=not deferred_count, firebase_user=partner.config.firebase_user
+                identity, uid, claims, count=not deferred_count, firebase_user=partner.firebase_user_policy
             ),
             self._minter.mint(uid, claims, partner.tenant_id),
         )

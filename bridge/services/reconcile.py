@@ -73,7 +73,7 @@ class Reconciliation:
     async def _read_firebase(self, progress: Progress) -> dict[str, FirebaseUser]:
         """Every Firebase user of the project and of the partners' tenants, by uid."""
         found: dict[str, FirebaseUser] = {}
-        tenants = {None} | {p.config.tenant_id for p in self.partners.values() if p.config.tenant_id}
+        tenants = {None} | {p.tenant_id for p in self.partners.values() if p.tenant_id}
         for tenant in tenants:
             page_token: str | None = None
             while True:

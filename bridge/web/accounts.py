@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bridge.identity import check_claims
 from bridge.partners.config import PARTNER_ID_PATTERN
 from bridge.services.accounts import NewAccount
+from bridge.services.admin import UserNotFound
+from bridge.services.tokens import mint_for
 from bridge.store.idempotency import fingerprint
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
@@ -18,9 +20,9 @@ from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.failures import IDEMPOTENCY_HEADER
-from bridge.web.keys import ACCOUNTS, IDEMPOTENCY_KEYS, SESSION_API, TOKEN_MINTER, USERS
+from bridge.web.keys import ACCOUNTS, IDEMPOTENCY_KEYS, PARTNERS, SESSION_API, TOKEN_MINTER, USERS
 from bridge.web.login import partner_named
-from bridge.web.problems import Problem, bad_request
+from bridge.web.problems import bad_request
 
 routes = RouteTable("accounts")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{1,255}")
@@ -111,9 +113,9 @@ async def _answer(request: web.Request, body: AccountBody, result: dict[str, Any
     """The user as it is now, with a fresh custom token (and session if asked)."""
     user = await request.app[USERS].find_by_uid(result["uid"])
     if user is None:
-        raise Problem(404, "unknown-user", "Unknown user", "The account no longer exists.")
-    partner = partner_named(request, user.partner)
-    tenant = partner.config.tenant_id
-    custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
-    session = await request.app[SESSION_API].sign_in(custom_token, tenant) if body.session else None
-    return token_answer(schemas.AccountAnswer, user, custom_token, session, created=result["created"])
+        raise UserNotFound(result["uid"], "The account no longer exists.")
+    minted = await mint_for(request.app[TOKEN_MINTER], request.app[PARTNERS], user)
+    session = None
+    if body.session:
+        session = await request.app[SESSION_API].sign_in(minted.custom_token, minted.tenant)
+    return token_answer(schemas.AccountAnswer, user, minted.custom_token, session, created=result["created"])

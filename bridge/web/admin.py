@@ -127,27 +127,32 @@ def _action(
     return handler
 
 
-disable_user = routes.post(
-    "/admin/v1/users/{ref:.+}/disable",
-    summary="Disable (and revoke sessions)",
-    auth="admin",
-    responses={200: schemas.AdminUserState},
-    errors=ADMIN_ERRORS,
-)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid)))
-enable_user = routes.post(
-    "/admin/v1/users/{ref:.+}/enable",
-    summary="Enable",
-    auth="admin",
-    responses={200: schemas.AdminUserState},
-    errors=ADMIN_ERRORS,
-)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid)))
-revoke_user = routes.post(
-    "/admin/v1/users/{ref:.+}/revoke",
-    summary="Revoke sessions",
-    auth="admin",
-    responses={200: schemas.AdminUserState},
-    errors=ADMIN_ERRORS,
-)(_action(lambda r, ref, actor, rid: r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid)))
+def _disable(r: web.Request, ref: str, actor: str, rid: str | None) -> Awaitable[UserState | Deleted]:
+    return r.app[ADMIN_SERVICE].set_disabled(ref, True, actor, rid)
+
+
+def _enable(r: web.Request, ref: str, actor: str, rid: str | None) -> Awaitable[UserState | Deleted]:
+    return r.app[ADMIN_SERVICE].set_disabled(ref, False, actor, rid)
+
+
+def _revoke(r: web.Request, ref: str, actor: str, rid: str | None) -> Awaitable[UserState | Deleted]:
+    return r.app[ADMIN_SERVICE].revoke_sessions(ref, actor, rid)
+
+
+# The one-word actions on a user: the route's last segment -> (its summary, what it runs).
+ACTIONS = {
+    "disable": ("Disable (and revoke sessions)", _disable),
+    "enable": ("Enable", _enable),
+    "revoke": ("Revoke sessions", _revoke),
+}
+for _verb, (_summary, _run) in ACTIONS.items():
+    routes.post(
+        f"/admin/v1/users/{{ref:.+}}/{_verb}",
+        summary=_summary,
+        auth="admin",
+        responses={200: schemas.AdminUserState},
+        errors=ADMIN_ERRORS,
+    )(_action(_run))
 
 
 @routes.put(

@@ -22,6 +22,7 @@ from bridge.store.user_refs import BadUserRef
 from bridge.web.access import ADMIN_COOKIE, authenticate_admin
 from bridge.web.bodies import read_form
 from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, Handler, RouteTable
+from bridge.web.failures import problem_for
 from bridge.web.keys import ADMIN_SERVICE, SETTINGS
 from bridge.web.pages import render_page
 from bridge.web.problems import Problem, bad_request
@@ -54,16 +55,6 @@ class AdminPageQuery(BaseModel):
     cursor: str | None = Field(None, description="From the page's own 'Next page' link")
 
 
-STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}
-table{border-collapse:collapse;width:100%}
-td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}
-.ok{color:#176f2c}.pending{color:#5f6368}.bad{color:#b3261e;font-weight:600}code{font-size:12px}
-form.inline{display:inline}input,button{font:inherit;padding:.25rem .5rem}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:2rem}pre{background:#f6f6f6;padding:.75rem;overflow:auto}
-"""
-
-
 def _page(
     request: web.Request,
     template: str,
@@ -88,16 +79,12 @@ def _shows_failures(handler: Handler) -> Handler:
         except (UserNotFound, BadUserRef, AuthRefusedInput):  # no such user, or no user reference
             ref = request.match_info["ref"]
             return _page(request, "admin_unknown_user.html", "Unknown user", 404, ref=ref)
-        except AuthUnavailable as error:  # what the admin API answers as 503 firebase-unavailable
-            log.warning("firebase unavailable", extra={"error": str(error)})
-            page = _message(
-                request,
-                "Firebase unavailable",
-                "Firebase Authentication is not reachable; try again shortly.",
-                503,
-                tone="bad",
-            )
-            page.headers["Retry-After"] = "5"
+        except AuthUnavailable as error:  # the admin API's problem, as a page
+            problem = problem_for(error)
+            assert problem is not None  # the table answers every AuthUnavailable
+            message = problem.detail or problem.title
+            page = _message(request, problem.title, message, problem.status, tone="bad")
+            page.headers.update(problem.headers)
             return page
         except PartlyApplied as error:
             ref = request.match_info["ref"]

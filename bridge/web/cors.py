@@ -49,11 +49,11 @@ def _options(origins: Iterable[str], credentials: bool) -> dict[str, aiohttp_cor
 def setup_cors(app: web.Application) -> None:
     """Call after every route is added."""
     settings, partners = app[SETTINGS], app[PARTNERS]
-    login_origins = {origin for p in partners.values() for origin in p.config.allowed_origins}
+    login_origins = {origin for p in partners.values() for origin in p.allowed_origins}
     route_origins = {
-        p.config.route.path: p.config.allowed_origins
+        p.route.path: p.allowed_origins
         for p in partners.values()
-        if p.config.route is not None and p.config.route.contract != "redirect"
+        if p.route is not None and p.route.contract != "redirect"
     }
     cors = aiohttp_cors.setup(app)
     enabled: set[str] = set()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bridge.store.audit import AuditEntry
-from bridge.store.devices import public_device, token_hint
-from bridge.store.user_refs import parse_user_ref, resolve_user_refs
+from bridge.services.devices import Devices, Registration
+from bridge.services.tokens import user_by_ref
+from bridge.store.devices import public_device
+from bridge.store.user_refs import parse_user_ref
 from bridge.web import schemas
 from bridge.web.access import API_KEY, USER, requires_scope, requires_user
 from bridge.web.answers import json_answer
@@ -20,7 +20,6 @@ from bridge.web.keys import AUDIT_LOG, DEVICES, USERS
 from bridge.web.problems import Problem
 from bridge.web.request_log import current_request_id
 
-log = logging.getLogger("bridge.devices")
 routes = RouteTable("push")
 USER_ERRORS = (401, 503)
 KEY_ERRORS = (400, 401, 403)
@@ -42,33 +41,10 @@ class RemoveDeviceBody(BaseModel):
 
 async def _register(request: web.Request, uid: str, actor: str, bound_to: str | None = None) -> web.Response:
     body = await read_body(request, DeviceBody)
-    if bound_to is not None:
-        # A key bound to one partner never takes a device away from another partner's user.
-        owner = await request.app[DEVICES].owner_of(body.token)
-        owner_user = await request.app[USERS].find_by_uid(owner) if owner not in (None, uid) else None
-        if owner_user is not None and owner_user.partner != bound_to:
-            raise Problem(
-                403,
-                "forbidden",
-                "Forbidden",
-                f"This device is registered to a user of another partner than {bound_to!r}.",
-            )
-    new, moved_from = await request.app[DEVICES].register(uid, body.token, body.platform, body.app_id)
-    if moved_from is not None:
-        # The token belonged to another user (an app reinstalled and signed in as someone else):
-        # it moves, so pushes follow the person now using the device, and the move is audited.
-        hint = token_hint(body.token)
-        log.info("device moved to another user", extra={"from_uid": moved_from, "to_uid": uid, "token": hint})
-        await request.app[AUDIT_LOG].record(
-            AuditEntry(
-                actor,
-                "device-moved",
-                moved_from,
-                {"uid": moved_from, "token": hint},
-                {"uid": uid, "token": hint},
-                current_request_id(),
-            )
-        )
+    devices = Devices(request.app[DEVICES], request.app[USERS], request.app[AUDIT_LOG])
+    new = await devices.register(
+        Registration(uid, body.token, body.platform, body.app_id, actor, bound_to, current_request_id())
+    )
     return json_answer(await _device_list(request, uid), status=201 if new else 200)
 
 
@@ -87,10 +63,7 @@ async def _remove(request: web.Request, uid: str) -> web.Response:
 
 async def _user_named(request: web.Request) -> str:
     ref = parse_user_ref(request.match_info["ref"])
-    found = await resolve_user_refs(request.app[USERS], [ref])
-    if ref.raw not in found or not request[API_KEY].may_act_for(found[ref.raw].partner):
-        raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    return found[ref.raw].uid
+    return (await user_by_ref(request.app[USERS], request[API_KEY], ref)).uid
 
 
 @routes.get(

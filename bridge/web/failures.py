@@ -27,6 +27,7 @@ from bridge.partners.base import (
 from bridge.partners.password import PartnerLoginFailed
 from bridge.services.accounts import AccountConflict
 from bridge.services.admin import BadCursor, PartlyApplied, UserNotFound
+from bridge.services.devices import DeviceOfAnotherPartner
 from bridge.services.notifications import PayloadTooLarge
 from bridge.store.attempts import LockedOut
 from bridge.store.idempotency import IdempotencyInProgress, IdempotencyMismatch
@@ -176,7 +177,11 @@ def _idempotency_in_progress(error: IdempotencyInProgress, partner: str | None) 
 
 
 def _user_not_found(error: UserNotFound, partner: str | None) -> Problem:
-    return Problem(404, "unknown-user", "Unknown user", "Neither store knows this user.")
+    return Problem(404, "unknown-user", "Unknown user", error.detail)
+
+
+def _device_of_another_partner(error: DeviceOfAnotherPartner, partner: str | None) -> Problem:
+    return Problem(403, "forbidden", "Forbidden", str(error))
 
 
 def _refused_input(error: ValueError, partner: str | None) -> Problem:
@@ -196,6 +201,10 @@ def _mongodb(error: PyMongoError, partner: str | None) -> Problem | None:
     if not mongodb_unavailable(error):
         return None
     errors_log.warning("mongodb unavailable: %s", type(error).__name__)
+    return user_store_unavailable()
+
+
+def user_store_unavailable() -> Problem:
     return dependency_unavailable("The user store")
 
 
@@ -238,6 +247,7 @@ PROBLEMS: dict[type[Exception], Callable[[Any, str | None], Problem | None]] = {
     InvalidClaims: _refused_input,
     PartlyApplied: _partly_applied,
     PayloadTooLarge: _refused_input,
+    DeviceOfAnotherPartner: _device_of_another_partner,
     # MongoDB
     PyMongoError: _mongodb,
 }

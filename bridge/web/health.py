@@ -10,8 +10,9 @@ from pymongo.errors import PyMongoError
 from bridge.web import schemas
 from bridge.web.answers import json_answer
 from bridge.web.contract import RouteTable
+from bridge.web.failures import user_store_unavailable
 from bridge.web.keys import DELIVERY_WORKER, DRAINING, SETTINGS, USERS
-from bridge.web.problems import Problem, dependency_unavailable
+from bridge.web.problems import Problem
 
 log = logging.getLogger("bridge.health")
 routes = RouteTable("health")
@@ -39,7 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
         await request.app[USERS].ping()
     except PyMongoError as error:
         log.warning("not ready: mongodb", extra={"error": type(error).__name__})
-        raise dependency_unavailable("The user store") from None
+        raise user_store_unavailable() from None
     # The push worker's state is shown, but does not fail readiness: logins work without it.
     worker = request.app[DELIVERY_WORKER].status().as_json() if request.app[SETTINGS].push_worker else "off"
     return json_answer(schemas.Ready(status="ready", checks={"mongodb": "ok", "push_worker": worker}))

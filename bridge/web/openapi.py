@@ -12,7 +12,10 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bridge import __version__
+from bridge.settings import Settings
+from bridge.store.api_keys import KEY_PREFIX, SCOPES
 from bridge.web import schemas
+from bridge.web.access import ADMIN_COOKIE, API_KEY_HEADER
 from bridge.web.bodies import INT64_MAX, INT64_MIN
 from bridge.web.contract import PAGE_OR_PROBLEM, REDIRECT, ROUTES, Answer, Route, RouteTable
 from bridge.web.pages import render_page
@@ -36,23 +39,23 @@ SECURITY_SCHEMES = {
     "sessionCookie": {
         "type": "apiKey",
         "in": "cookie",
-        "name": "__session",
+        "name": Settings.model_fields["session_cookie_name"].default,
         "description": "Set by POST /v1/sessions/cookie (name: BRIDGE_SESSION_COOKIE_NAME)",
     },
     "apiKey": {
         "type": "http",
         "scheme": "bearer",
-        "bearerFormat": "brk_<key id>_<secret>",
-        "description": "Backend API key; scopes: accounts:write, tokens:mint, notifications:send, admin",
+        "bearerFormat": f"{KEY_PREFIX}_<key id>_<secret>",
+        "description": f"Backend API key; scopes: {', '.join(sorted(SCOPES))}",
     },
-    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER},
     "adminPartnerToken": {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
         "description": "A partner token carrying the partner's admin_claims",
     },
-    "adminCookie": {"type": "apiKey", "in": "cookie", "name": "bridge_admin"},
+    "adminCookie": {"type": "apiKey", "in": "cookie", "name": ADMIN_COOKIE},
 }
 
 

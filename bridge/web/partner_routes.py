@@ -35,11 +35,11 @@ from bridge.web.contract import REDIRECT, Handler, Route, RouteTable
 from bridge.web.keys import PARTNERS, SETTINGS
 from bridge.web.login import MAX_FIELD_CHARS, MAX_TOKEN_CHARS, log_in, login_answer
 from bridge.web.redirect_login import (
+    RefusalTexts,
     allowed_targets,
-    complete_redirect_login,
     error_redirect,
     failure_page,
-    log_refusal,
+    run_redirect_login,
 )
 from bridge.web.redirect_target import redirect_allowed
 
@@ -61,7 +61,7 @@ def partner_routes(app: web.Application) -> list[Route]:
     taken = {resource.canonical for resource in app.router.resources()}
     table = RouteTable("partner routes")
     for partner in app[PARTNERS].values():
-        route = partner.config.route
+        route = partner.route
         if route is None:
             continue
         _check_servable(partner, route, taken, app[SETTINGS].firebase_web_api_key)
@@ -131,7 +131,7 @@ def _body_model(partner: Partner, route: RouteConfig) -> type[BaseModel]:
 
 
 def _credential(request: web.Request, partner: Partner, body: dict[str, Any]) -> Credential:
-    route = partner.config.route
+    route = partner.route
     assert route is not None
     names = route.field_names(partner.credential_fields)
     presented = Presented(
@@ -174,7 +174,7 @@ def partner_user_id(partner: Partner, result: LoginResult) -> int | str:
 
 def _mapped_claims(partner: Partner, result: LoginResult, taken: set[str]) -> dict[str, Any]:
     claims = result.user.claims or {}
-    return {name: claims[name] for name in partner.config.claims if name in claims and name not in taken}
+    return {name: claims[name] for name in partner.mapped_claim_names if name in claims and name not in taken}
 
 
 def flutterflow_answer(partner: Partner, result: LoginResult) -> schemas.FlutterFlowAnswer:
@@ -243,24 +243,19 @@ async def _redirect_failure(
     return error_redirect(url, rules.error_param, message) if url else failure_page(request, message)
 
 
+PARTNER_REFUSALS = RefusalTexts("Redirect address not allowed", "Invalid token")
+
+
 def _redirect_handler(partner: Partner) -> Handler:
     rules = partner.redirect_rules
     assert rules is not None  # the partners file allows the redirect contract only with them
 
     async def handler(request: web.Request) -> web.Response:
-        token = request.query.get(rules.token_param, "")
-        target = request.query.get("redirect") or rules.default_redirect_url
-        if not target or not redirect_allowed(target, allowed_targets(rules)):
-            log_refusal(partner.id, "redirect address not allowed")
-            return await _redirect_failure(request, partner, rules, token, "Redirect address not allowed")
-        if not token:
-            log_refusal(partner.id, f"no `{rules.token_param}`")
-            return await _redirect_failure(request, partner, rules, token, "Invalid token")
-
         async def fail(message: str) -> web.Response:
+            token = request.query.get(rules.token_param, "")
             return await _redirect_failure(request, partner, rules, token, message)
 
-        return await complete_redirect_login(request, partner, token, target, fail)
+        return await run_redirect_login(request, partner, rules, rules.token_param, fail, PARTNER_REFUSALS)
 
     handler.__name__ = f"partner_redirect_{partner.id}"
     return handler

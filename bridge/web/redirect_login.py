@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
@@ -35,10 +36,14 @@ class RedirectQuery(BaseModel):
     redirect: str | None = Field(None, description="Where to go afterwards; must match the allow-list")
 
 
-def log_refusal(partner_id: str, reason: str) -> None:
-    """A redirect login refused before its token is read: the reason goes to the log like every
-    other refusal's (`login rejected`)."""
-    log.info("login rejected", extra={"partner": partner_id, "reason": reason})
+REDIRECT_NOT_ALLOWED = "redirect-not-allowed"
+MISSING_TOKEN = "missing-token"
+
+
+def log_refusal(partner_id: str, reason: str, code: str) -> None:
+    """A redirect login refused before its token is read: the reason and its one-word code go to
+    the log like every other refusal's (`login rejected`)."""
+    log.info("login rejected", extra={"partner": partner_id, "reason": reason, "code": code})
 
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -80,6 +85,37 @@ def human_message(problem: Problem) -> str:
     if isinstance(problem.__cause__, CredentialExpired):
         return "Token expired"
     return HUMAN_MESSAGES.get(problem.slug, "Sign-in is unavailable right now")
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalTexts:
+    """What the user is shown when the redirect address or the token is refused."""
+
+    not_allowed: str
+    no_token: str
+
+
+APP_REFUSALS = RefusalTexts("redirect address not allowed", "missing token")
+
+
+async def run_redirect_login(
+    request: web.Request,
+    partner: Partner,
+    rules: JwtRules,
+    token_name: str,
+    fail: Failure,
+    texts: RefusalTexts,
+) -> web.Response:
+    """The redirect login: check the redirect address and that a token was sent, then log in."""
+    token = request.query.get(token_name, "")
+    target = request.query.get("redirect") or rules.default_redirect_url
+    if not target or not redirect_allowed(target, allowed_targets(rules)):
+        log_refusal(partner.id, "redirect address not allowed", REDIRECT_NOT_ALLOWED)
+        return await fail(texts.not_allowed)
+    if not token:
+        log_refusal(partner.id, f"no `{token_name}`", MISSING_TOKEN)
+        return await fail(texts.no_token)
+    return await complete_redirect_login(request, partner, token, target, fail)
 
 
 async def complete_redirect_login(
@@ -124,16 +160,8 @@ async def redirect_login(request: web.Request) -> web.Response:
     rules = partner.redirect_rules if partner is not None else None
     if partner is None or rules is None:
         return _failure(request, None, "unknown partner")
-    target = request.query.get("redirect") or rules.default_redirect_url
-    if not target or not redirect_allowed(target, allowed_targets(rules)):
-        log_refusal(partner.id, "redirect address not allowed")
-        return _failure(request, partner, "redirect address not allowed")
-    token = request.query.get("token", "")
-    if not token:
-        log_refusal(partner.id, "no `token`")
-        return _failure(request, partner, "missing token")
 
     async def fail(message: str) -> web.Response:
         return _failure(request, partner, message)
 
-    return await complete_redirect_login(request, partner, token, target, fail)
+    return await run_redirect_login(request, partner, rules, "token", fail, APP_REFUSALS)

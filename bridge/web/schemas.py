@@ -1,10 +1,11 @@
-"""Response shapes, for the OpenAPI document (handlers build plain dicts; tests check they match)."""
+"""Response shapes: handlers answer with these models (bridge.web.answers), and the OpenAPI document
+is built from them."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class ProblemDetails(BaseModel):
@@ -188,9 +189,18 @@ class ApiKeyInfo(BaseModel):
     partner: str | None = None
 
 
+class Difference(BaseModel):
+    """One field that differs (both values), or a store that lacks the user (`detail`)."""
+
+    field: str
+    detail: str | None = None
+    mongodb: JsonValue = None
+    firebase: JsonValue = None
+
+
 class Verdict(BaseModel):
     consistent: bool
-    differences: list[dict[str, Any]]
+    differences: list[Difference]
     state: Literal["consistent", "pending first sign-in", "drift"] = Field(
         description="pending first sign-in: a login-made user the app has not signed in with yet "
         "(Firebase creates it then); neutral, not drift"
@@ -199,8 +209,8 @@ class Verdict(BaseModel):
 
 class AdminUserState(BaseModel):
     uid: str
-    mongodb: dict[str, Any] | None
-    firebase: dict[str, Any] | None
+    mongodb: dict[str, JsonValue] | None
+    firebase: dict[str, JsonValue] | None
     devices: int
     verdict: Verdict
 
@@ -210,14 +220,46 @@ class Deleted(BaseModel):
     deleted: bool
 
 
+class AdminUserRow(BaseModel):
+    """A listed user with its verdict (`verify=true`)."""
+
+    mongodb: dict[str, JsonValue]
+    firebase: dict[str, JsonValue] | None
+    verdict: Verdict
+
+
 class AdminUserPage(BaseModel):
-    users: list[dict[str, Any]]
+    # Rows with verdicts (`verify=true`), else the MongoDB records as admins see them.
+    users: list[AdminUserRow] | list[dict[str, JsonValue]]
     total: int
     next_cursor: str | None
 
 
+Snapshot = dict[str, JsonValue] | list[dict[str, JsonValue]] | None
+
+
+class AuditEntry(BaseModel):
+    """One thing an admin (or bridge on a caller's behalf) did to a user, with the user's fields
+    before and after."""
+
+    at: str
+    actor: str
+    action: str
+    target: str
+    before: Snapshot
+    after: Snapshot
+    request_id: str | None
+    outcome: Literal["done", "partial"]
+    error: str | None
+
+
 class AuditPage(BaseModel):
-    entries: list[dict[str, Any]]
+    entries: list[AuditEntry]
+
+
+class Drift(BaseModel):
+    uid: str
+    differences: list[Difference]
 
 
 class ReconcileAnswer(BaseModel):
@@ -225,7 +267,7 @@ class ReconcileAnswer(BaseModel):
     firebase_users: int
     missing_in_firebase: list[str]
     missing_in_mongodb: list[str]
-    differing: list[dict[str, Any]]
+    differing: list[Drift]
     fixed: list[str]
     not_fixable: list[dict[str, str]]
     pending_first_sign_in: list[str]

@@ -8,6 +8,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridge.firebase.sessions import Session
 from bridge.identity import unverified_text_claim
 from bridge.partners import tenant_of
 from bridge.store.users import public_user
@@ -42,6 +43,14 @@ class CookieBody(BaseModel):
     expires_in: Annotated[int, Field(ge=MIN_COOKIE_SECONDS, le=MAX_COOKIE_SECONDS)]
 
 
+# Both session routes answer a Firebase session, or refuse it the same ways (501: no Web API key).
+SESSION_ERRORS = (400, 401, 501, 503)
+
+
+def _session_answer(session: Session) -> web.Response:
+    return json_answer(schemas.Session.model_validate(session.as_json()))
+
+
 def _tenant_of(custom_token: str) -> str | None:
     """The tenant a custom token names (Google checks the token itself; this only routes it)."""
     return unverified_text_claim(custom_token, "tenant_id")
@@ -52,13 +61,12 @@ def _tenant_of(custom_token: str) -> str | None:
     summary="Exchange a custom token for a Firebase session",
     body=ExchangeBody,
     responses={200: schemas.Session},
-    errors=(400, 401, 501, 503),
+    errors=SESSION_ERRORS,
 )
 async def exchange(request: web.Request) -> web.Response:
     body = await read_body(request, ExchangeBody)
     api = request.app[SESSION_API]
-    session = await api.sign_in(body.custom_token, _tenant_of(body.custom_token))
-    return json_answer(schemas.Session.model_validate(session.as_json()))
+    return _session_answer(await api.sign_in(body.custom_token, _tenant_of(body.custom_token)))
 
 
 @routes.post(
@@ -66,12 +74,11 @@ async def exchange(request: web.Request) -> web.Response:
     summary="Refresh a Firebase session",
     body=RefreshBody,
     responses={200: schemas.Session},
-    errors=(400, 401, 501, 503),
+    errors=SESSION_ERRORS,
 )
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
-    session = await request.app[SESSION_API].refresh(body.refresh_token)
-    return json_answer(schemas.Session.model_validate(session.as_json()))
+    return _session_answer(await request.app[SESSION_API].refresh(body.refresh_token))
 
 
 @routes.post(

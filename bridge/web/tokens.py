@@ -7,15 +7,14 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bridge.partners import tenant_of
 from bridge.partners.config import PARTNER_ID_PATTERN
+from bridge.services.tokens import enabled, mint_for, user_by_external_id, visible_to
 from bridge.web import schemas
 from bridge.web.access import API_KEY, key_bound_to_partner, requires_scope
 from bridge.web.answers import json_answer, token_answer
 from bridge.web.bodies import read_body
 from bridge.web.contract import RouteTable
 from bridge.web.keys import PARTNERS, TOKEN_MINTER, USERS
-from bridge.web.problems import Problem
 
 routes = RouteTable("accounts")
 
@@ -73,23 +72,16 @@ class CustomTokenBody(BaseModel):
 async def mint_custom_token(request: web.Request) -> web.Response:
     body = await read_body(request, CustomTokenBody)
     key = request[API_KEY]
-    users = request.app[USERS]
+    users, partners = request.app[USERS], request.app[PARTNERS]
     if body.uid is not None:
-        user = await users.find_by_uid(body.uid)
+        user = visible_to(key, await users.find_by_uid(body.uid), body.uid)
     else:
         assert body.partner is not None and body.external_id is not None
         if not key.may_act_for(body.partner):
             raise key_bound_to_partner(key)
-        partner = request.app[PARTNERS].get(body.partner)
-        external_id = partner.external_id_of(body.external_id) if partner else body.external_id
-        user = await users.find_by_external_id(body.partner, external_id)
-    if user is None or not key.may_act_for(user.partner):
-        raise Problem(404, "unknown-user", "Unknown user", "No user matches that reference.")
-    if user.disabled:
-        raise Problem(403, "user-disabled", "Account disabled", "This account is disabled.")
-    tenant = tenant_of(request.app[PARTNERS], user.partner)
-    custom_token = await request.app[TOKEN_MINTER].mint(user.uid, user.claims or {}, tenant)
-    return json_answer(token_answer(schemas.CustomTokenAnswer, user, custom_token))
+        user = await user_by_external_id(users, partners, key, body.partner, body.external_id)
+    minted = await mint_for(request.app[TOKEN_MINTER], partners, enabled(user))
+    return json_answer(token_answer(schemas.CustomTokenAnswer, user, minted.custom_token))
 
 
 @routes.get(
